@@ -1,0 +1,1 @@
+"""The verifiable access log: canonical entries, Merkle tree, checkpoints, proofs."""

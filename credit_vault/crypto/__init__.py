@@ -1,0 +1,1 @@
+"""Cryptography: key providers, envelope encryption, field AEAD, blind index."""

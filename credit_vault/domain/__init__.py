@@ -1,0 +1,1 @@
+"""Pure domain logic: models, catalogue, policy, disclosure windows. No SQL, no crypto."""
