@@ -1,0 +1,317 @@
+"""GB 11643-1999 citizen ID numbers and GB 32100-2015 unified social credit codes.
+
+Both kinds are validated and normalised on parse; the resulting objects never show
+their full value in ``repr()`` or ``str()`` (only ``.value`` gives it), and every
+rejection is an :class:`~credit_vault.errors.InvalidIdentifier` whose message names
+the rule that was broken without echoing any part of the input.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from typing import Any, Final, Literal, NoReturn, final
+
+from credit_vault.errors import InputError, InvalidIdentifier
+
+__all__ = [
+    "EARLIEST_BIRTH_DATE",
+    "CitizenId",
+    "CreditCode",
+    "parse_identifier",
+]
+
+EARLIEST_BIRTH_DATE: Final = date(1850, 1, 1)
+"""Citizen ID numbers with a birth date before this day are rejected."""
+
+_DIGITS: Final = frozenset("0123456789")
+
+# Full-width ASCII (U+FF01..U+FF5E) maps onto ASCII and lower-case ASCII onto upper
+# case. str.upper() is deliberately not used: it maps some non-ASCII letters onto
+# ASCII ones ("ı" -> "I", "ﬀ" -> "FF"), which would let look-alikes through.
+_NORMALISE: Final = {
+    **{cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)},
+    **{cp: cp - 0x20 for cp in range(ord("a"), ord("z") + 1)},
+    **{cp: cp - 0xFEE0 - 0x20 for cp in range(0xFF41, 0xFF5B)},
+}
+
+
+def _normalise(text: object, kind: str) -> str:
+    """Strip surrounding whitespace, fold full-width ASCII and upper-case ASCII letters."""
+    if not isinstance(text, str):
+        raise InvalidIdentifier(f"{kind} must be given as a str")
+    # str.__str__ gives a plain str even for subclasses that override methods.
+    return str.__str__(text).strip().translate(_NORMALISE)
+
+
+def _fail(message: str) -> NoReturn:
+    # `from None` keeps no chained exception around that might carry the input.
+    raise InvalidIdentifier(message) from None
+
+
+def _mask(value: str) -> str:
+    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
+
+
+# --- GB 11643-1999 citizen ID number -------------------------------------------
+
+_CITIZEN_KIND: Final = "citizen ID number"
+_CITIZEN_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CITIZEN_CHECK: Final = "10X98765432"  # indexed by S mod 11
+
+
+def _citizen_check(first17: str) -> str:
+    total = sum(int(c) * w for c, w in zip(first17, _CITIZEN_WEIGHTS, strict=True))
+    return _CITIZEN_CHECK[total % 11]
+
+
+def _birth_date(year: int, month: int, day: int, today: date) -> date:
+    if not (1 <= year <= 9999 and 1 <= month <= 12):
+        _fail("birth date is not a real date")
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
+        _fail("birth date is not a real date")
+    born = date(year, month, day)
+    if born < EARLIEST_BIRTH_DATE:
+        _fail("birth date is before the earliest accepted birth date")
+    if born > today:
+        _fail("birth date is in the future")
+    return born
+
+
+@final
+class CitizenId:
+    """A validated GB 11643-1999 citizen ID number (公民身份号码), always 18 characters."""
+
+    __slots__ = ("_birth_date", "_value")
+
+    _value: str
+    _birth_date: date
+
+    def __init__(self, text: str, /, *, today: date | None = None) -> None:
+        """Validate and normalise ``text``; same as :meth:`CitizenId.parse`."""
+        value, born = self._validate(text, today if today is not None else date.today())
+        object.__setattr__(self, "_value", value)
+        object.__setattr__(self, "_birth_date", born)
+
+    @classmethod
+    def parse(cls, text: str, *, today: date | None = None) -> CitizenId:
+        """Parse an 18-character (or legacy 15-digit) number born no later than ``today``."""
+        return cls(text, today=today)
+
+    @staticmethod
+    def compute_check_character(first17: str) -> str:
+        """The ISO 7064 MOD 11-2 check character ("0"-"9" or "X") for 17 ASCII digits."""
+        if not isinstance(first17, str) or len(first17) != 17 or not set(first17) <= _DIGITS:
+            _fail("check character needs exactly 17 ASCII digits")
+        return _citizen_check(first17)
+
+    @staticmethod
+    def _validate(text: object, today: date) -> tuple[str, date]:
+        s = _normalise(text, _CITIZEN_KIND)
+        if len(s) == 15:
+            if not set(s) <= _DIGITS:
+                _fail("legacy citizen ID number contains characters outside the digits 0-9")
+            year, month, day = 1900 + int(s[6:8]), int(s[8:10]), int(s[10:12])
+            first17 = f"{s[:6]}19{s[6:]}"
+            s = first17 + _citizen_check(first17)
+        elif len(s) == 18:
+            first17, check = s[:17], s[17]
+            if not set(first17) <= _DIGITS or (check not in _DIGITS and check != "X"):
+                _fail(
+                    "citizen ID number contains characters outside the digits 0-9 "
+                    "(and X as the final check character)"
+                )
+            year, month, day = int(s[6:10]), int(s[10:12]), int(s[12:14])
+        else:
+            _fail("citizen ID number must be 18 characters (or 15 for a legacy number)")
+        if s[0] == "0":
+            _fail("citizen ID number region code must not start with 0")
+        born = _birth_date(year, month, day, today)
+        if _citizen_check(s[:17]) != s[17]:
+            _fail("citizen ID number check character does not match")
+        return s, born
+
+    @property
+    def value(self) -> str:
+        """The normalised 18-character number (the only way to see it in clear)."""
+        return self._value
+
+    @property
+    def birth_date(self) -> date:
+        """The date of birth (characters 7-14)."""
+        return self._birth_date
+
+    @property
+    def sex(self) -> Literal["male", "female"]:
+        """``"male"`` if the 17th character is odd, else ``"female"``."""
+        return "male" if int(self._value[16]) % 2 else "female"
+
+    @property
+    def region_code(self) -> str:
+        """The six-digit administrative division code at registration (characters 1-6)."""
+        return self._value[:6]
+
+    def age_on(self, on: date) -> int:
+        """Completed years on ``on``; a 29 February birthday counts from 1 March in common years."""
+        born = self._birth_date
+        if (on.year, on.month, on.day) < (born.year, born.month, born.day):
+            raise InputError("age asked for a date before the birth date")
+        # Tuple comparison makes (2, 28) < (2, 29) <= (3, 1): exactly the 1 March rule.
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CitizenId):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((CitizenId, self._value))
+
+    def __repr__(self) -> str:
+        return f"CitizenId('{_mask(self._value)}')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_restore_citizen_id, (self._value,))
+
+    def __copy__(self) -> CitizenId:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CitizenId:
+        return self
+
+
+def _restore_citizen_id(value: str) -> CitizenId:
+    # Unpickling re-validates, but not against the local clock: the birth date was
+    # checked when the object was first made.
+    return CitizenId(value, today=date.max)
+
+
+# --- GB 32100-2015 unified social credit code ------------------------------------
+
+_CREDIT_KIND: Final = "unified social credit code"
+_CREDIT_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_VALUES: Final = {c: i for i, c in enumerate(_CREDIT_ALPHABET)}
+_CREDIT_WEIGHTS: Final = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_AUTHORITIES: Final = frozenset("123456789ANY")
+_CREDIT_ALPHABET_MESSAGE: Final = (
+    "unified social credit code contains characters outside its alphabet "
+    "(digits and letters other than I, O, S, V and Z)"
+)
+
+
+def _credit_check(first17: str) -> str:
+    total = sum(_CREDIT_VALUES[c] * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+@final
+class CreditCode:
+    """A validated GB 32100-2015 unified social credit code (统一社会信用代码)."""
+
+    __slots__ = ("_value",)
+
+    _value: str
+
+    def __init__(self, text: str, /) -> None:
+        """Validate and normalise ``text``; same as :meth:`CreditCode.parse`."""
+        object.__setattr__(self, "_value", self._validate(text))
+
+    @classmethod
+    def parse(cls, text: str) -> CreditCode:
+        """Parse an 18-character code; accepts lower case, full-width ASCII and outer spaces."""
+        return cls(text)
+
+    @staticmethod
+    def compute_check_character(first17: str) -> str:
+        """The MOD 31 check character for 17 characters of the code's alphabet (upper case)."""
+        if (
+            not isinstance(first17, str)
+            or len(first17) != 17
+            or not set(first17) <= _CREDIT_VALUES.keys()
+        ):
+            _fail("check character needs exactly 17 characters of the credit code alphabet")
+        return _credit_check(first17)
+
+    @staticmethod
+    def _validate(text: object) -> str:
+        s = _normalise(text, _CREDIT_KIND)
+        if len(s) != 18:
+            _fail("unified social credit code must be 18 characters")
+        if not set(s) <= _CREDIT_VALUES.keys():
+            _fail(_CREDIT_ALPHABET_MESSAGE)
+        if s[0] not in _CREDIT_AUTHORITIES:
+            _fail("registering authority (first character) must be 1-9, A, N or Y")
+        if not set(s[2:8]) <= _DIGITS:
+            _fail("unified social credit code region code (characters 3-8) must be digits")
+        if _credit_check(s[:17]) != s[17]:
+            _fail("unified social credit code check character does not match")
+        return s
+
+    @property
+    def value(self) -> str:
+        """The normalised 18-character code (the only way to see it in clear)."""
+        return self._value
+
+    @property
+    def registering_authority(self) -> str:
+        """The registering authority code (character 1)."""
+        return self._value[0]
+
+    @property
+    def organisation_type(self) -> str:
+        """The organisation type code (character 2)."""
+        return self._value[1]
+
+    @property
+    def region_code(self) -> str:
+        """The six-digit administrative division code of the registering office (characters 3-8)."""
+        return self._value[2:8]
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CreditCode):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((CreditCode, self._value))
+
+    def __repr__(self) -> str:
+        return f"CreditCode('{_mask(self._value)}')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (CreditCode, (self._value,))
+
+    def __copy__(self) -> CreditCode:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CreditCode:
+        return self
+
+
+def parse_identifier(text: str, *, today: date | None = None) -> CitizenId | CreditCode:
+    """Parse ``text`` as a citizen ID number if it is one, else as a unified social credit code."""
+    try:
+        return CitizenId.parse(text, today=today)
+    except InvalidIdentifier:
+        pass
+    try:
+        return CreditCode.parse(text)
+    except InvalidIdentifier:
+        pass
+    _fail("not a valid citizen ID number or unified social credit code")
