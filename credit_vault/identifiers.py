@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from typing import Any, Final, Literal, NoReturn, final
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, final
 
 from credit_vault.errors import InputError, InvalidIdentifier
 
@@ -159,11 +159,14 @@ class CitizenId:
         # Tuple comparison makes (2, 28) < (2, 29) <= (3, 1): exactly the 1 March rule.
         return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so they keep reporting assignments to properties
+        # and unknown attributes, which a declared __setattr__ would silence.
+        def __setattr__(self, name: str, value: object) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        def __delattr__(self, name: str) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CitizenId):
@@ -275,11 +278,14 @@ class CreditCode:
         """The six-digit administrative division code of the registering office (characters 3-8)."""
         return self._value[2:8]
 
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so they keep reporting assignments to properties
+        # and unknown attributes, which a declared __setattr__ would silence.
+        def __setattr__(self, name: str, value: object) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        def __delattr__(self, name: str) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CreditCode):

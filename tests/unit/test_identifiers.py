@@ -312,7 +312,7 @@ def test_citizen_is_immutable() -> None:
     with pytest.raises(AttributeError):
         del cid._value
     with pytest.raises(AttributeError):
-        cid.extra = 1
+        cid.extra = 1  # type: ignore[attr-defined]
     assert not hasattr(cid, "__dict__")
     assert cid.value == "11010519491231002X"
 
