@@ -109,7 +109,9 @@ def legacy_citizen_ids() -> st.SearchStrategy[str]:
 
 
 def valid_credit_codes(
-    *, registering_authorities: str = CREDIT_CODE_AUTHORITIES
+    *,
+    registering_authorities: str = CREDIT_CODE_AUTHORITIES,
+    organisation_types: str = CREDIT_CODE_ALPHABET,
 ) -> st.SearchStrategy[str]:
     """Normalised 18-character unified social credit codes that ``CreditCode.parse`` accepts."""
 
@@ -120,7 +122,9 @@ def valid_credit_codes(
     return st.builds(
         build,
         st.sampled_from(registering_authorities),
-        st.sampled_from(CREDIT_CODE_ALPHABET),
+        # GB 32100 puts no alphabet rule on character 2 beyond the code's own; real
+        # codes use digits (1-3, 9), which callers can ask for.
+        st.sampled_from(organisation_types),
         st.text(alphabet=DIGITS, min_size=6, max_size=6),
         st.text(alphabet=CREDIT_CODE_ALPHABET, min_size=9, max_size=9),
     )
