@@ -9,7 +9,7 @@ the rule that was broken without echoing any part of the input.
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, final
 
 from credit_vault.errors import InputError, InvalidIdentifier
@@ -89,7 +89,12 @@ class CitizenId:
 
     def __init__(self, text: str, /, *, today: date | None = None) -> None:
         """Validate and normalise ``text``; same as :meth:`CitizenId.parse`."""
-        value, born = self._validate(text, today if today is not None else date.today())
+        if today is None:
+            today = date.today()
+        elif isinstance(today, datetime):
+            # A datetime would not compare with the birth date; its calendar day does.
+            today = today.date()
+        value, born = self._validate(text, today)
         object.__setattr__(self, "_value", value)
         object.__setattr__(self, "_birth_date", born)
 

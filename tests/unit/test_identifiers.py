@@ -226,6 +226,14 @@ def test_born_today_accepted_tomorrow_rejected() -> None:
         CitizenId.parse(born_today, today=TODAY - timedelta(days=1))
 
 
+def test_today_may_be_a_datetime() -> None:
+    born_today = with_check(f"110105{TODAY:%Y%m%d}002")
+    noon = datetime(TODAY.year, TODAY.month, TODAY.day, 12)
+    assert CitizenId.parse(born_today, today=noon).birth_date == TODAY
+    with pytest.raises(InvalidIdentifier, match="in the future"):
+        CitizenId.parse(born_today, today=noon - timedelta(days=1))
+
+
 def test_today_defaults_to_the_system_date() -> None:
     tomorrow = date.today() + timedelta(days=1)
     with pytest.raises(InvalidIdentifier, match="in the future"):
