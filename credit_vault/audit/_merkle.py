@@ -9,6 +9,12 @@ arguments. Verifiers never raise on bad input: they return ``False``, and they
 follow RFC 9162 §2.1.3.2 and §2.1.4.2 to the letter, so every proof element must
 be consumed, left and right are never swapped, and elements that are not exactly
 32 bytes are refused.
+
+A verifier learns a tree's size only through its root. RFC 9162 uses the size to
+choose the shape of the hash chain, so a proof checked against the right root
+also passes with another size whose tree has the same shape there (leaf 5 of 8 and
+of 7, say). That is safe only when size and root come together from one signed
+checkpoint, never from separate sources.
 """
 
 from __future__ import annotations
