@@ -7,16 +7,22 @@
 
 Every authentication failure is translated to the one opaque
 :class:`credit_vault.errors.IntegrityError` here, at the boundary, so that no
-caller can tell a wrong key from a flipped bit (no oracle).
+caller can tell a wrong key from a flipped bit (no oracle). The one exception is
+:data:`AEAD_FAILURES`, exported for the field cipher's hot path, which calls the
+bound AES-GCM methods directly and translates the same tuple itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac as _hmac
+from collections.abc import Callable
+from typing import NoReturn
 
+from argon2.low_level import Type as _Argon2Type
+from argon2.low_level import hash_secret_raw as _argon2_hash_secret_raw
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -27,13 +33,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from credit_vault.errors import IntegrityError
 
 __all__ = [
+    "AEAD_FAILURES",
     "AEAD_KEY_BYTES",
     "AEAD_NONCE_BYTES",
     "AEAD_TAG_BYTES",
+    "ARGON2_VERSION",
     "ED25519_PUBLIC_BYTES",
     "ED25519_SEED_BYTES",
     "ED25519_SIGNATURE_BYTES",
     "AesGcm",
+    "Ed25519Signer",
+    "argon2id",
     "ed25519_public_key",
     "ed25519_sign",
     "ed25519_verify",
@@ -47,6 +57,13 @@ AEAD_TAG_BYTES = 16
 ED25519_SEED_BYTES = 32
 ED25519_PUBLIC_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
+ARGON2_VERSION = 0x13  # Argon2 v1.3, the version RFC 9106 specifies
+
+# What AES-GCM raises for a bad tag, a wrong-size nonce or a non-bytes argument:
+# all of them are "this blob does not authenticate" to a decrypting caller.
+AEAD_FAILURES: tuple[type[Exception], ...] = (InvalidTag, ValueError, TypeError, OverflowError)
+
+_Encrypt = Callable[[bytes, bytes, bytes], bytes]
 
 
 class AesGcm:
@@ -56,7 +73,7 @@ class AesGcm:
 
     def __init__(self, key: bytes) -> None:
         if len(key) != AEAD_KEY_BYTES:
-            raise IntegrityError("AES-256-GCM needs a 32-byte key")
+            raise ValueError("AES-256-GCM needs a 32-byte key")
         self._aead = AESGCM(key)
 
     def encrypt(self, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
@@ -67,14 +84,51 @@ class AesGcm:
         """Return the plaintext, or raise the opaque :class:`IntegrityError`."""
         try:
             return self._aead.decrypt(nonce, ciphertext, associated_data)
-        except (InvalidTag, ValueError, TypeError, OverflowError):
+        except AEAD_FAILURES:
             raise IntegrityError from None
 
-    def __reduce__(self) -> object:
+    def bound_methods(self) -> tuple[_Encrypt, _Encrypt]:
+        """The raw ``(encrypt, decrypt)`` methods, for hot paths that translate errors themselves.
+
+        ``decrypt`` raises one of :data:`AEAD_FAILURES`; the caller must turn it
+        into :class:`IntegrityError`.
+        """
+        return self._aead.encrypt, self._aead.decrypt
+
+    def __reduce__(self) -> NoReturn:
         raise TypeError("key material cannot be pickled")
 
     def __repr__(self) -> str:
         return "AesGcm(<key hidden>)"
+
+
+class Ed25519Signer:
+    """An Ed25519 private key held once, so signing does not re-parse the seed each time."""
+
+    __slots__ = ("_private", "_public")
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != ED25519_SEED_BYTES:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        self._private = Ed25519PrivateKey.from_private_bytes(seed)
+        self._public = self._private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte public key."""
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        """A 64-byte Ed25519 signature (RFC 8032, pure Ed25519)."""
+        return self._private.sign(message)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("key material cannot be pickled")
+
+    def __repr__(self) -> str:
+        return "Ed25519Signer(<key hidden>)"
 
 
 def hkdf_sha256(key: bytes, *, info: bytes, length: int = 32, salt: bytes | None = None) -> bytes:
@@ -87,14 +141,32 @@ def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return _hmac.digest(key, message, hashlib.sha256)
 
 
+def argon2id(
+    secret: bytes,
+    salt: bytes,
+    *,
+    time_cost: int,
+    memory_cost: int,
+    parallelism: int,
+    length: int = 32,
+    version: int = ARGON2_VERSION,
+) -> bytes:
+    """Argon2id (RFC 9106) raw output; ``memory_cost`` is in KiB."""
+    return _argon2_hash_secret_raw(
+        secret,
+        salt,
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        hash_len=length,
+        type=_Argon2Type.ID,
+        version=version,
+    )
+
+
 def ed25519_public_key(seed: bytes) -> bytes:
     """The raw 32-byte Ed25519 public key for a 32-byte private seed."""
-    from cryptography.hazmat.primitives import serialization
-
-    priv = Ed25519PrivateKey.from_private_bytes(seed)
-    return priv.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    return Ed25519Signer(seed).public_key
 
 
 def ed25519_sign(seed: bytes, message: bytes) -> bytes:
