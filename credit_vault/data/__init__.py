@@ -1,0 +1,1 @@
+"""Data files shipped with the package (default catalogue, policy, demo data set)."""

@@ -1,0 +1,391 @@
+"""Purposes, roles and grants: who may read what, for which purpose (deny by default).
+
+The policy is data (TOML). :meth:`Policy.authorize` is a pure function of the
+policy, the actor, the purpose and the request; it returns an
+:class:`AccessDecision` that says which categories and which field tiers the
+access may see, or which rule refused it. The vault logs the decision either way.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from credit_vault.domain.catalog import TIERS, Category, Tier, tier_rank
+from credit_vault.errors import (
+    ConsentRequired,
+    InvalidPolicy,
+    PermissionDenied,
+    TicketRequired,
+    UnknownPurpose,
+)
+
+__all__ = [
+    "AccessDecision",
+    "Grant",
+    "Policy",
+    "Purpose",
+    "ReviewThresholds",
+]
+
+PurposeKind = Literal["records", "answer", "metadata", "aggregate"]
+Scope = Literal["disclosable", "retained"]
+
+_SELECTOR = re.compile(r"^(\*|polarity:[a-z]+|severity:[a-z]+|domain:[a-z_]+|[a-z][a-z0-9_.]*)$")
+_TICKET = re.compile(r"^[\w\-/.:()（）〔〕\u4e00-\u9fff]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """Why a reader asks: decides which records (scope) and what kind of answer it gets."""
+
+    name: str
+    kind: PurposeKind = "records"
+    scope: Scope = "disclosable"
+    consent: bool = False
+    self_only: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Role ``role`` may use ``purpose`` on ``categories`` up to field tier ``max_tier``."""
+
+    role: str
+    purpose: str
+    categories: tuple[str, ...]
+    max_tier: Tier
+    ticket: bool = False
+
+    def covers(self, category: Category) -> bool:
+        """Whether one of this grant's selectors matches the category."""
+        return any(_matches(sel, category) for sel in self.categories)
+
+
+def _matches(selector: str, category: Category) -> bool:
+    if selector == "*":
+        return True
+    kind, _, value = selector.partition(":")
+    if value:
+        if kind == "polarity":
+            return category.polarity == value
+        if kind == "severity":
+            return category.severity == value
+        if kind == "domain":
+            return category.domain == value
+        return False
+    return selector == category.code
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewThresholds:
+    """Thresholds of the access review (query registration and review)."""
+
+    max_subjects_per_day: int = 50
+    working_start: time = time(8, 0)
+    working_end: time = time(18, 0)
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    denial_burst: int = 5
+    denial_window_minutes: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """The outcome of :meth:`Policy.authorize`.
+
+    When ``allowed`` is false, ``error`` is the exception class to raise and
+    ``reason`` a stable reason code for the log. When allowed, ``grants`` are the
+    grants in force for this access (tickets already checked).
+    """
+
+    allowed: bool
+    purpose: Purpose | None
+    reason: str
+    message: str
+    error: type[PermissionDenied] | type[UnknownPurpose] | None = None
+    grants: tuple[Grant, ...] = field(default=())
+
+    def max_tier(self, category: Category) -> Tier | None:
+        """The highest tier this access may see in ``category``, or None if not granted."""
+        best: int | None = None
+        for g in self.grants:
+            if g.covers(category):
+                r = tier_rank(g.max_tier)
+                best = r if best is None or r > best else best
+        return None if best is None else TIERS[best]
+
+    def visible_fields(self, category: Category) -> tuple[str, ...]:
+        """The field names of ``category`` this access may see (empty when not granted)."""
+        tier = self.max_tier(category)
+        return () if tier is None else category.fields_up_to(tier)
+
+    def raise_error(self) -> None:
+        """Raise the error this decision carries (no-op when allowed)."""
+        if not self.allowed and self.error is not None:
+            raise self.error(self.message)
+
+
+class Policy:
+    """Purposes, roles and grants, loaded from TOML; immutable."""
+
+    __slots__ = ("_grants", "_purposes", "_roles", "review")
+
+    def __init__(
+        self,
+        purposes: Iterable[Purpose],
+        roles: Iterable[str],
+        grants: Iterable[Grant],
+        *,
+        review: ReviewThresholds | None = None,
+    ) -> None:
+        self._purposes = {p.name: p for p in purposes}
+        self._roles = frozenset(roles)
+        gs = tuple(grants)
+        for g in gs:
+            if g.role not in self._roles:
+                raise InvalidPolicy(f"grant names unknown role '{g.role}'")
+            if g.purpose not in self._purposes:
+                raise InvalidPolicy(f"grant names unknown purpose '{g.purpose}'")
+        self._grants = gs
+        self.review = review or ReviewThresholds()
+
+    @property
+    def purposes(self) -> tuple[Purpose, ...]:
+        """All purposes."""
+        return tuple(self._purposes.values())
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """All role names."""
+        return self._roles
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        """All grants."""
+        return self._grants
+
+    def purpose(self, name: str) -> Purpose:
+        """The purpose named ``name``; :class:`UnknownPurpose` otherwise."""
+        p = self._purposes.get(name) if isinstance(name, str) else None
+        if p is None:
+            raise UnknownPurpose("purpose is not defined by the policy")
+        return p
+
+    def has_purpose(self, name: str) -> bool:
+        """Whether the policy defines this purpose."""
+        return name in self._purposes
+
+    def grants_for(self, role: str, purpose: str) -> tuple[Grant, ...]:
+        """The grants naming this role and purpose."""
+        return tuple(g for g in self._grants if g.role == role and g.purpose == purpose)
+
+    def check_categories(
+        self, decision: AccessDecision, categories: Sequence[Category]
+    ) -> AccessDecision:
+        """Refuse the decision when an explicitly requested category is not granted."""
+        if not decision.allowed:
+            return decision
+        for c in categories:
+            if decision.max_tier(c) is None:
+                return AccessDecision(
+                    allowed=False,
+                    purpose=decision.purpose,
+                    reason="category_not_granted",
+                    message=f"the policy does not grant this purpose category '{c.code}'",
+                    error=PermissionDenied,
+                )
+        return decision
+
+    def authorize(
+        self,
+        *,
+        role: str,
+        purpose: str,
+        ticket: str | None,
+        is_self: bool,
+        has_consent: bool,
+    ) -> AccessDecision:
+        """Decide an access before anything is read.
+
+        Order of checks (each failure names its rule): purpose defined → role has a
+        grant for the purpose → ticket given where the grants need one → for
+        self-only purposes the actor is the subject → consent where the purpose
+        needs the subject's authorisation.
+        """
+        p = self._purposes.get(purpose) if isinstance(purpose, str) else None
+        if p is None:
+            return AccessDecision(
+                allowed=False,
+                purpose=None,
+                reason="unknown_purpose",
+                message="purpose is not defined by the policy",
+                error=UnknownPurpose,
+            )
+        grants = self.grants_for(role, purpose)
+        if not grants:
+            return AccessDecision(
+                allowed=False,
+                purpose=p,
+                reason="role_not_granted",
+                message=f"role '{_short(role)}' may not use purpose '{purpose}'",
+                error=PermissionDenied,
+            )
+        ticket_ok = ticket is not None and bool(_TICKET.match(ticket))
+        if ticket is not None and not ticket_ok:
+            return AccessDecision(
+                allowed=False,
+                purpose=p,
+                reason="ticket_malformed",
+                message="ticket must be 1-64 characters of letters, digits and - / . : ( )",
+                error=TicketRequired,
+            )
+        usable = tuple(g for g in grants if ticket_ok or not g.ticket)
+        if not usable:
+            return AccessDecision(
+                allowed=False,
+                purpose=p,
+                reason="ticket_required",
+                message=f"purpose '{purpose}' needs a ticket (case or order number)",
+                error=TicketRequired,
+            )
+        if p.self_only and not is_self:
+            return AccessDecision(
+                allowed=False,
+                purpose=p,
+                reason="not_self",
+                message=f"purpose '{purpose}' is only for the subject themself",
+                error=PermissionDenied,
+            )
+        if p.consent and not has_consent:
+            return AccessDecision(
+                allowed=False,
+                purpose=p,
+                reason="consent_required",
+                message=f"purpose '{purpose}' needs the subject's authorisation",
+                error=ConsentRequired,
+            )
+        return AccessDecision(allowed=True, purpose=p, reason="granted", message="", grants=usable)
+
+    def __repr__(self) -> str:
+        return (
+            f"Policy(purposes={len(self._purposes)}, roles={len(self._roles)}, "
+            f"grants={len(self._grants)})"
+        )
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The default policy of DOMAIN.md, shipped with the package."""
+        text = (
+            resources.files("credit_vault.data")
+            .joinpath("policy_default.toml")
+            .read_text(encoding="utf-8")
+        )
+        return cls.from_toml(text)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Policy:
+        """Load a policy from a TOML file (same shape as the default policy)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidPolicy(f"policy file cannot be read: {exc.strerror}") from None
+        return cls.from_toml(text)
+
+    @classmethod
+    def from_toml(cls, text: str) -> Policy:
+        """Load a policy from TOML text."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidPolicy(f"policy is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Build a policy from parsed TOML/JSON data."""
+        purposes = [_purpose_from(n, raw) for n, raw in dict(data.get("purposes", {})).items()]
+        roles = data.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+            raise InvalidPolicy("roles must be a list of names")
+        grants = [_grant_from(g) for g in data.get("grants", [])]
+        return cls(purposes, roles, grants, review=_review_from(data.get("review", {})))
+
+
+def _short(text: str) -> str:
+    return "".join(ch for ch in str(text) if ch.isprintable())[:64]
+
+
+def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        raise InvalidPolicy("purpose names must match [a-z][a-z0-9_]*")
+    unknown = set(raw) - {"description", "kind", "scope", "consent", "self_only"}
+    if unknown:
+        raise InvalidPolicy(f"purpose '{name}': unknown keys {sorted(unknown)}")
+    kind = raw.get("kind", "records")
+    if kind not in {"records", "answer", "metadata", "aggregate"}:
+        raise InvalidPolicy(f"purpose '{name}': kind must be records, answer, metadata or aggregate")
+    scope = raw.get("scope", "disclosable")
+    if scope not in {"disclosable", "retained"}:
+        raise InvalidPolicy(f"purpose '{name}': scope must be disclosable or retained")
+    return Purpose(
+        name=name,
+        kind=cast("PurposeKind", kind),
+        scope=cast("Scope", scope),
+        consent=bool(raw.get("consent", False)),
+        self_only=bool(raw.get("self_only", False)),
+        description=str(raw.get("description", "")),
+    )
+
+
+def _grant_from(raw: Mapping[str, Any]) -> Grant:
+    unknown = set(raw) - {"role", "purpose", "categories", "max_tier", "ticket"}
+    if unknown:
+        raise InvalidPolicy(f"grant: unknown keys {sorted(unknown)}")
+    cats = raw.get("categories")
+    if not isinstance(cats, list) or not cats:
+        raise InvalidPolicy("grant: categories must be a non-empty list of selectors")
+    for sel in cats:
+        if not isinstance(sel, str) or not _SELECTOR.match(sel):
+            raise InvalidPolicy("grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' or a code")
+    tier = raw.get("max_tier")
+    if tier not in TIERS:
+        raise InvalidPolicy(f"grant: max_tier must be one of {list(TIERS)}")
+    return Grant(
+        role=str(raw.get("role", "")),
+        purpose=str(raw.get("purpose", "")),
+        categories=tuple(cats),
+        max_tier=cast("Tier", tier),
+        ticket=bool(raw.get("ticket", False)),
+    )
+
+
+def _review_from(raw: Mapping[str, Any]) -> ReviewThresholds:
+    base = ReviewThresholds()
+    hours = raw.get("working_hours")
+    start, end = base.working_start, base.working_end
+    if hours is not None:
+        m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", str(hours))
+        if m is None:
+            raise InvalidPolicy("review.working_hours must look like 08:00-18:00")
+        h1, m1, h2, m2 = (int(x) for x in m.groups())
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise InvalidPolicy("review.working_hours must be valid times") from None
+    days = tuple(int(d) for d in raw.get("working_days", base.working_days))
+    if any(not 1 <= d <= 7 for d in days):
+        raise InvalidPolicy("review.working_days are ISO weekdays 1-7")
+    return ReviewThresholds(
+        max_subjects_per_day=int(raw.get("max_subjects_per_day", base.max_subjects_per_day)),
+        working_start=start,
+        working_end=end,
+        working_days=days,
+        denial_burst=int(raw.get("denial_burst", base.denial_burst)),
+        denial_window_minutes=int(raw.get("denial_window_minutes", base.denial_window_minutes)),
+    )

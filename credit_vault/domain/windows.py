@@ -1,0 +1,134 @@
+"""Disclosure windows and retention, computed from the catalogue and the record's dates.
+
+Whether a record may be disclosed is decided at read time from the vault's clock,
+so correctness never depends on a sweep having run. Dates are calendar dates in
+the vault's time zone; a window that ends on a date ends at the start of that date
+there (the end date is exclusive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from credit_vault.domain.catalog import Category
+from credit_vault.domain.periods import add_period
+from credit_vault.errors import InvalidPeriodOverride, InvalidRecord
+
+__all__ = [
+    "DISCLOSURE_ENDED_STATES",
+    "RecordState",
+    "Window",
+    "compute_window",
+    "is_visible",
+    "local_date",
+]
+
+RecordState = Literal["active", "expired", "repaired", "revoked", "purged"]
+# States in which a record never reaches a disclosure purpose again.
+DISCLOSURE_ENDED_STATES: frozenset[str] = frozenset({"repaired", "revoked", "purged"})
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """When a record may be disclosed and when it must be purged.
+
+    ``ends_on`` is exclusive and None when the category is never disclosed to
+    disclosure purposes (``mode`` tells why). ``purge_on`` is None when the
+    category sets no retention period.
+    """
+
+    mode: Literal["period", "none", "consent_only"]
+    starts_on: date | None
+    ends_on: date | None
+    purge_on: date | None
+    repair_from: date | None
+
+    def open_on(self, today: date) -> bool:
+        """Whether the window is open on ``today`` (start inclusive, end exclusive)."""
+        if self.mode != "period" or self.starts_on is None or self.ends_on is None:
+            return False
+        return self.starts_on <= today < self.ends_on
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The calendar date of ``instant`` in ``tz``."""
+    return instant.astimezone(tz).date()
+
+
+def compute_window(
+    category: Category,
+    *,
+    decided_on: date,
+    occurred_on: date,
+    conduct_ended_on: date | None = None,
+    disclosure_until: date | None = None,
+) -> Window:
+    """The window and purge date of a record; refuses inconsistent dates and bad overrides."""
+    if occurred_on > decided_on:
+        raise InvalidRecord("occurred_on must not be after decided_on")
+    if conduct_ended_on is not None and conduct_ended_on < occurred_on:
+        raise InvalidRecord("conduct_ended_on must not be before occurred_on")
+    conduct_end = conduct_ended_on or occurred_on
+    retention_base = conduct_end if category.retention_from == "conduct_end" else decided_on
+    purge_on = add_period(retention_base, category.retention) if category.retention else None
+    start = decided_on if category.disclosure_starts == "decided_on" else occurred_on
+
+    period = category.disclosure_period
+    if period is None:
+        if disclosure_until is not None:
+            raise InvalidPeriodOverride(
+                f"category '{category.code}' is not disclosed publicly; no period can be set"
+            )
+        mode: Literal["none", "consent_only"] = (
+            "consent_only" if category.disclosure == "consent_only" else "none"
+        )
+        return Window(mode=mode, starts_on=None, ends_on=None, purge_on=purge_on, repair_from=None)
+
+    end = add_period(start, period)
+    if disclosure_until is not None:
+        limit = add_period(start, category.disclosure_max or period)
+        if disclosure_until < end:
+            raise InvalidPeriodOverride(
+                f"a per-record period may only extend category '{category.code}'s default "
+                f"({period}), not shorten it"
+            )
+        if disclosure_until > limit:
+            raise InvalidPeriodOverride(
+                f"a per-record period for category '{category.code}' may not exceed "
+                f"{category.disclosure_max or period} from the start of disclosure"
+            )
+        end = disclosure_until
+    if purge_on is not None and end > purge_on:
+        # Nothing is disclosed after it must be deleted (Z2, S3).
+        end = purge_on
+    repair_from = add_period(start, category.repair_after) if category.repair_after else None
+    return Window(mode="period", starts_on=start, ends_on=end, purge_on=purge_on, repair_from=repair_from)
+
+
+def is_visible(
+    *,
+    scope: Literal["disclosable", "retained"],
+    consent_purpose: bool,
+    state: str,
+    window: Window,
+    today: date,
+) -> bool:
+    """Whether a record reaches a purpose today.
+
+    Disclosable-scope purposes see a record only while its window is open and its
+    disclosure has not ended early (repair, revocation); consent-only categories
+    reach them only under a consent purpose. Retained-scope purposes see every
+    record not yet purged.
+    """
+    if state == "purged":
+        return False
+    if scope == "retained":
+        return True
+    if state in DISCLOSURE_ENDED_STATES:
+        return False
+    if window.mode == "consent_only":
+        return consent_purpose and (window.purge_on is None or today < window.purge_on)
+    return window.open_on(today)

@@ -1,0 +1,1 @@
+"""Alembic migrations shipped with credit_vault."""

@@ -1,0 +1,199 @@
+"""The vault's tables (SQLAlchemy 2.x declarative, used through Core for bulk paths).
+
+Storage keeps opaque bytes: every personal value arrives here already encrypted
+(or as a keyed blind index). Field *names*, category codes, dates and states are
+schema, not personal data, and are stored in clear so the vault can decide
+disclosure without decrypting anything.
+
+Constraint names follow one naming convention, so migrations name the same
+constraints on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Meta",
+    "Record",
+    "RecordVersion",
+    "Source",
+    "SourceCategory",
+    "Subject",
+    "metadata",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base bound to the vault's naming convention."""
+
+    metadata = metadata
+
+
+class Meta(Base):
+    """Vault-wide settings: schema format, origin name, key-set fingerprint."""
+
+    __tablename__ = "cv_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024))
+
+
+class Source(Base):
+    """A department or body registered to push records (信息提供单位)."""
+
+    __tablename__ = "cv_sources"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class SourceCategory(Base):
+    """A category a source is allowed to push."""
+
+    __tablename__ = "cv_source_categories"
+
+    source_code: Mapped[str] = mapped_column(
+        String(64), ForeignKey("cv_sources.code", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Subject(Base):
+    """A person or organisation: blind index for lookup, identity and name as ciphertext."""
+
+    __tablename__ = "cv_subjects"
+    __table_args__ = (UniqueConstraint("kind", "lookup", name="uq_cv_subjects_kind_lookup"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32))
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    kek_id: Mapped[str | None] = mapped_column(String(32))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    erased_at: Mapped[datetime | None] = mapped_column(_TS)
+
+
+class Record(Base):
+    """One credit record: metadata in clear, facts as per-field ciphertexts under its data key."""
+
+    __tablename__ = "cv_records"
+    __table_args__ = (
+        Index("ix_cv_records_subject_state", "subject_id", "state"),
+        Index("ix_cv_records_state_ends", "state", "disclosure_ends_on"),
+        Index("ix_cv_records_purge_on", "purge_on"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("cv_subjects.id"))
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    source_code: Mapped[str] = mapped_column(String(64), ForeignKey("cv_sources.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    decided_on: Mapped[date] = mapped_column(Date)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    conduct_ended_on: Mapped[date | None] = mapped_column(Date)
+    disclosure_mode: Mapped[str] = mapped_column(String(16))
+    disclosure_starts_on: Mapped[date | None] = mapped_column(Date)
+    disclosure_ends_on: Mapped[date | None] = mapped_column(Date)
+    repair_from: Mapped[date | None] = mapped_column(Date)
+    purge_on: Mapped[date | None] = mapped_column(Date)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    kek_id: Mapped[str | None] = mapped_column(String(32))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fields: Mapped[bytes | None] = mapped_column(LargeBinary)
+    field_names: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class RecordVersion(Base):
+    """A superseded version of a record: still encrypted, never disclosed, purged with it."""
+
+    __tablename__ = "cv_record_versions"
+
+    record_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kek_id: Mapped[str | None] = mapped_column(String(32))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fields: Mapped[bytes | None] = mapped_column(LargeBinary)
+    field_names: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(64))
+    superseded_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class AuditEntry(Base):
+    """One access-log entry: its canonical bytes and leaf hash, plus columns for lookups."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(_TS)
+    actor_id: Mapped[str] = mapped_column(String(128), index=True)
+    op: Mapped[str] = mapped_column(String(32))
+    subject_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditHead(Base):
+    """The log's head: its size, the compact-range frontier and the current root (one row)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    updated_at: Mapped[datetime | None] = mapped_column(_TS)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of the log: size, root and the signed-note text."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)

@@ -1,0 +1,735 @@
+"""The :class:`Vault`: the one way in.
+
+It wires storage, keys, the catalogue, the policy and the clock, and keeps the
+invariants of DESIGN.md: facts and identities are encrypted before they reach
+storage; every read is decided by the policy before anything is decrypted and is
+logged in the same transaction that reads; a denial is logged too; disclosure
+windows are judged at read time from the injected clock.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from credit_vault import _fields
+from credit_vault._audit_service import VaultAudit
+from credit_vault.audit._entry import AccessEntry, clean
+from credit_vault.clock import Clock, SystemClock, utc_now
+from credit_vault.crypto import BlindIndex, Envelope, FieldCipher, KeyProvider, KeySet
+from credit_vault.domain.catalog import Catalog, Category
+from credit_vault.domain.models import Actor, DisclosedRecord, Disclosure, RecordIn, SubjectRef
+from credit_vault.domain.policy import AccessDecision, Policy
+from credit_vault.domain.windows import Window, compute_window, is_visible, local_date
+from credit_vault.errors import (
+    AuditWriteFailed,
+    ConfigurationError,
+    CreditVaultError,
+    IntegrityError,
+    InvalidRecord,
+    PermissionDenied,
+    StorageError,
+    UnknownCategory,
+)
+from credit_vault.storage import audit_repo
+from credit_vault.storage.engine import Durability, Store, open_store
+from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
+
+__all__ = ["Vault"]
+
+_R = Record.__table__
+_S = Subject.__table__
+_SRC = Source.__table__
+_SC = SourceCategory.__table__
+_META = Meta.__table__
+
+SYSTEM_ACTOR = Actor(id="system", role="admin")
+
+# Blind-index purposes: one derived key each, so an index for lookups cannot be
+# joined with the pseudonyms an auditor sees in the exported log.
+_BI_LOOKUP = "subject-lookup"
+_BI_PSEUDONYM = "audit-pseudonym"
+_BI_NAME = "subject-name"
+
+_SUBJECT_KEY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A validated, encrypted record ready to insert."""
+
+    row: dict[str, Any]
+    subject_key: tuple[str, bytes]
+
+
+class Vault:
+    """An open credit vault. Create with :meth:`Vault.open`; use as a context manager."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        raise TypeError("use Vault.open(url, keys=...)")
+
+    # ------------------------------------------------------------------ open/close
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        keys: KeyProvider,
+        catalog: Catalog | None = None,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        durability: Durability = "strict",
+        timezone: str = "Asia/Shanghai",
+        origin: str | None = None,
+    ) -> Vault:
+        """Open (creating or upgrading the schema if needed) a vault on SQLite or PostgreSQL.
+
+        ``url`` is ``sqlite:///path/vault.db`` or ``postgresql+psycopg://...``; an
+        embedding application may pass its own ``engine`` instead. ``keys`` is a
+        :class:`~credit_vault.crypto.KeyProvider`. The default catalogue and policy
+        are those of DOMAIN.md; ``clock`` defaults to the system clock; dates are
+        judged in ``timezone``. ``origin`` names the log in signed checkpoints.
+        """
+        if not hasattr(keys, "key_set"):
+            raise ConfigurationError("keys must be a KeyProvider (e.g. FileKeyProvider)")
+        try:
+            tz = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError("timezone must be an IANA time zone name") from None
+        key_set = keys.key_set()
+        store = open_store(url, engine=engine, durability=durability)
+        self = object.__new__(cls)
+        self._closed = False
+        self._store = store
+        self._keys = key_set
+        self._envelope = Envelope(key_set)
+        self._lookup = BlindIndex(key_set, _BI_LOOKUP)
+        self._pseudo = BlindIndex(key_set, _BI_PSEUDONYM)
+        self._name_index = BlindIndex(key_set, _BI_NAME)
+        self.catalog = catalog or Catalog.default()
+        self.policy = policy or Policy.default()
+        self.clock: Clock = clock or SystemClock()
+        self.timezone = tz
+        try:
+            self._origin = self._bind_meta(key_set, origin)
+        except CreditVaultError:
+            store.dispose()
+            raise
+        self.audit = VaultAudit(self)
+        return self
+
+    def _bind_meta(self, key_set: KeySet, origin: str | None) -> str:
+        """Remember the key set's fingerprint; refuse a database made under another key set."""
+        with self._tx() as conn:
+            rows = dict(conn.execute(select(_META.c.key, _META.c.value)).all())
+            fp = rows.get("key_set_fingerprint")
+            if fp is None:
+                name = origin or f"credit-vault/{key_set.fingerprint}"
+                conn.execute(
+                    insert(_META),
+                    [
+                        {"key": "key_set_fingerprint", "value": key_set.fingerprint},
+                        {"key": "origin", "value": name},
+                        {"key": "format", "value": "1"},
+                    ],
+                )
+                return name
+            if fp != key_set.fingerprint:
+                raise ConfigurationError(
+                    "this database was created with another key set; open it with its own keys"
+                )
+            return str(rows.get("origin", f"credit-vault/{fp}"))
+
+    @property
+    def origin(self) -> str:
+        """The log's origin line in signed checkpoints."""
+        return self._origin
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._store.dialect
+
+    def close(self) -> None:
+        """Release the database connections (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._store.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Vault({self._store.dialect}, {state}, origin={self._origin!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Vault cannot be pickled; open one per process")
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """One transaction (BEGIN IMMEDIATE on SQLite); database errors become StorageError."""
+        if self._closed:
+            raise ConfigurationError("the vault is closed")
+        try:
+            with self._store.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"the database refused the operation ({type(exc).__name__}); nothing was committed"
+            ) from None
+
+    def _now(self) -> datetime:
+        return utc_now(self.clock)
+
+    def today(self) -> date:
+        """Today's date in the vault's time zone, from the vault's clock."""
+        return local_date(self._now(), self.timezone)
+
+    def pseudonym(self, subject: SubjectRef) -> str:
+        """The subject's pseudonym in the access log (keyed hash; never the ID number)."""
+        return self._pseudo.compute(f"{subject.kind}:{subject.identifier}").hex()
+
+    def _subject_lookup(self, subject: SubjectRef) -> bytes:
+        return self._lookup.compute(f"{subject.kind}:{subject.identifier}")
+
+    def _log_only(self, entry: AccessEntry) -> int:
+        """Write one entry in its own transaction (denials, failures)."""
+        try:
+            with self._tx() as conn:
+                return audit_repo.append(conn, entry, self._now())
+        except StorageError:
+            raise AuditWriteFailed() from None
+
+    def _append(self, conn: Connection, entry: AccessEntry) -> int:
+        try:
+            return audit_repo.append(conn, entry, self._now())
+        except SQLAlchemyError:
+            raise AuditWriteFailed() from None
+
+    def _entry(
+        self,
+        actor: Actor,
+        op: str,
+        outcome: str,
+        *,
+        purpose: str = "",
+        ticket: str | None = None,
+        legal_basis: str = "",
+        subject: str = "",
+        records: Sequence[str] = (),
+        categories: Iterable[str] = (),
+        fields: Iterable[str] = (),
+        reason: str = "",
+        request_id: str = "",
+    ) -> AccessEntry:
+        return AccessEntry(
+            op=op,
+            outcome=outcome,
+            actor_id=clean(actor.id),
+            actor_role=clean(actor.role, 64),
+            actor_org=clean(actor.organisation),
+            purpose=clean(purpose, 64),
+            legal_basis=clean(legal_basis, 200),
+            ticket=clean(ticket, 64),
+            subject=subject,
+            records=tuple(records),
+            categories=tuple(categories),
+            fields=tuple(fields),
+            reason=reason,
+            request_id=clean(request_id, 64),
+        )
+
+    @staticmethod
+    def _check_actor(actor: object) -> Actor:
+        if not isinstance(actor, Actor):
+            raise PermissionDenied("an Actor is required for every call")
+        return actor
+
+    # ------------------------------------------------------------------ sources
+
+    def register_source(
+        self,
+        code: str,
+        *,
+        name: str,
+        categories: Sequence[str],
+        actor: Actor | None = None,
+    ) -> None:
+        """Register (or update) a source and the categories it may push. Admin only; logged."""
+        actor = self._check_actor(actor or SYSTEM_ACTOR)
+        if actor.role != "admin":
+            self._log_only(
+                self._entry(actor, "register_source", "denied", reason="role_not_admin")
+            )
+            raise PermissionDenied("only the admin role registers sources")
+        if not isinstance(code, str) or not code or len(code) > 64 or not code.isprintable():
+            raise InvalidRecord("source code must be 1-64 printable characters")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidRecord("source name must be 1-200 characters")
+        cats = list(dict.fromkeys(categories))
+        for c in cats:
+            self.catalog.get(c)
+        now = self._now()
+        with self._tx() as conn:
+            exists = conn.execute(select(_SRC.c.code).where(_SRC.c.code == code)).first()
+            if exists is None:
+                conn.execute(insert(_SRC).values(code=code, name=name, created_at=now))
+            else:
+                conn.execute(update(_SRC).where(_SRC.c.code == code).values(name=name))
+            have = set(
+                conn.execute(select(_SC.c.category).where(_SC.c.source_code == code)).scalars()
+            )
+            new = [c for c in cats if c not in have]
+            if new:
+                conn.execute(insert(_SC), [{"source_code": code, "category": c} for c in new])
+            self._append(
+                conn,
+                self._entry(
+                    actor, "register_source", "ok", categories=cats, reason=f"source:{clean(code, 64)}"
+                ),
+            )
+
+    def sources(self) -> dict[str, tuple[str, ...]]:
+        """Registered sources and the categories each may push."""
+        with self._tx() as conn:
+            out: dict[str, list[str]] = {
+                r.code: [] for r in conn.execute(select(_SRC.c.code)).all()
+            }
+            for r in conn.execute(select(_SC.c.source_code, _SC.c.category)).all():
+                out.setdefault(r.source_code, []).append(r.category)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, actor: Actor, record: RecordIn, *, request_id: str | None = None) -> str:
+        """Validate, encrypt and store one record; return its id. Logged."""
+        return self.ingest_many(actor, [record], request_id=request_id)[0]
+
+    def ingest_many(
+        self, actor: Actor, records: Sequence[RecordIn], *, request_id: str | None = None
+    ) -> list[str]:
+        """Validate, encrypt and store records in one transaction: all or nothing. One log entry."""
+        actor = self._check_actor(actor)
+        rid = request_id or uuid.uuid4().hex
+        recs = list(records)
+        if not recs:
+            raise InvalidRecord("ingest_many needs at least one record")
+        for i, r in enumerate(recs):
+            if not isinstance(r, RecordIn):
+                raise InvalidRecord(f"record {i}: must be a RecordIn")
+        cats = {r.category for r in recs}
+        denial = self._ingest_denial(actor, cats)
+        if denial is not None:
+            reason, message = denial
+            self._log_only(
+                self._entry(
+                    actor, "ingest", "denied", categories=sorted(cats), reason=reason, request_id=rid
+                )
+            )
+            raise PermissionDenied(message)
+
+        today = self.today()
+        now = self._now()
+        validated: list[tuple[RecordIn, Category, Window, dict[str, Any]]] = []
+        for i, r in enumerate(recs):
+            try:
+                validated.append(self._validate(r, today))
+            except (InvalidRecord, UnknownCategory) as exc:
+                raise type(exc)(f"record {i}: {exc.message}") from None
+            except CreditVaultError as exc:
+                raise type(exc)(f"record {i}: {exc.message}") from None
+
+        ids = _new_ids("r_", len(validated))
+        keys = self._envelope.new_data_keys([(i, 1) for i in ids])
+        rows: list[dict[str, Any]] = []
+        subject_of: list[SubjectRef] = []
+        for rec_id, (dk, wrapped), (r, cat, win, facts) in zip(ids, keys, validated, strict=True):
+            names = list(facts)
+            cts = FieldCipher(dk).encrypt_many(
+                rec_id, [(n, _fields.encode_value(facts[n])) for n in names]
+            )
+            rows.append(
+                {
+                    "id": rec_id,
+                    "subject_id": None,
+                    "category": cat.code,
+                    "source_code": actor.organisation,
+                    "version": 1,
+                    "state": "active",
+                    "legal_basis": r.legal_basis,
+                    "decided_on": r.decided_on,
+                    "occurred_on": r.occurred_on,
+                    "conduct_ended_on": r.conduct_ended_on,
+                    "disclosure_mode": win.mode,
+                    "disclosure_starts_on": win.starts_on,
+                    "disclosure_ends_on": win.ends_on,
+                    "repair_from": win.repair_from,
+                    "purge_on": win.purge_on,
+                    "disputed": False,
+                    "kek_id": self._keys.current_kek_id,
+                    "wrapped_key": wrapped,
+                    "fields": _fields.pack(zip(names, cts, strict=True)),
+                    "field_names": ",".join(names),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            subject_of.append(r.subject)
+
+        with self._tx() as conn:
+            sid_by_subject = self._ensure_subjects(conn, subject_of, now)
+            for row, subj in zip(rows, subject_of, strict=True):
+                row["subject_id"] = sid_by_subject[subj]
+            conn.execute(insert(_R), rows)
+            pseudos = {self.pseudonym(s) for s in subject_of}
+            self._append(
+                conn,
+                self._entry(
+                    actor,
+                    "ingest",
+                    "ok",
+                    legal_basis=";".join(sorted({r.legal_basis for r in recs})),
+                    subject=next(iter(pseudos)) if len(pseudos) == 1 else "",
+                    records=ids,
+                    categories=sorted(cats),
+                    fields=sorted({n for row in rows for n in row["field_names"].split(",") if n}),
+                    request_id=rid,
+                ),
+            )
+        return ids
+
+    def _ingest_denial(self, actor: Actor, cats: set[str]) -> tuple[str, str] | None:
+        if actor.role != "source_clerk":
+            return "role_not_source_clerk", "only a source clerk may push records"
+        if not actor.organisation:
+            return "no_organisation", "the actor must belong to a registered source"
+        with self._tx() as conn:
+            src = conn.execute(select(_SRC.c.code).where(_SRC.c.code == actor.organisation)).first()
+            if src is None:
+                return "source_not_registered", "the actor's organisation is not a registered source"
+            allowed = set(
+                conn.execute(
+                    select(_SC.c.category).where(_SC.c.source_code == actor.organisation)
+                ).scalars()
+            )
+        missing = sorted(c for c in cats if c not in allowed)
+        if missing:
+            shown = ", ".join(clean(c, 64) for c in missing[:5])
+            return "category_not_registered", f"the source is not registered for category {shown}"
+        return None
+
+    def _validate(
+        self, r: RecordIn, today: date
+    ) -> tuple[RecordIn, Category, Window, dict[str, Any]]:
+        cat = self.catalog.get(r.category)
+        if r.subject.kind not in cat.subjects:
+            raise InvalidRecord(f"category '{cat.code}' does not take {r.subject.kind} subjects")
+        if r.legal_basis not in cat.legal_bases:
+            raise InvalidRecord(
+                f"legal basis is not one category '{cat.code}' accepts (no collection without "
+                "legal authorisation)"
+            )
+        if r.decided_on > today:
+            raise InvalidRecord("decided_on must not be in the future")
+        facts = cat.validate_facts(r.facts)
+        if cat.min_age is not None and r.subject.birth_date is not None:
+            born = r.subject.birth_date
+            at = r.occurred_on
+            age = at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+            if age < cat.min_age:
+                raise InvalidRecord(
+                    f"category '{cat.code}' only takes subjects aged {cat.min_age} or more at the "
+                    "time of the conduct"
+                )
+        window = compute_window(
+            cat,
+            decided_on=r.decided_on,
+            occurred_on=r.occurred_on,
+            conduct_ended_on=r.conduct_ended_on,
+            disclosure_until=r.disclosure_until,
+        )
+        return r, cat, window, facts
+
+    def _ensure_subjects(
+        self, conn: Connection, subjects: Sequence[SubjectRef], now: datetime
+    ) -> dict[SubjectRef, str]:
+        """Find or create each subject; return subject → id. Runs inside the ingest transaction."""
+        distinct: dict[SubjectRef, SubjectRef] = {}
+        for s in subjects:
+            prev = distinct.get(s)
+            # The last name given in a batch wins.
+            if prev is None or s.name is not None:
+                distinct[s] = s
+        lookups = {self._subject_lookup(s): s for s in distinct}
+        found: dict[bytes, Any] = {}
+        keys = list(lookups)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            for row in conn.execute(
+                select(_S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key)
+                .where(_S.c.lookup.in_(chunk))
+            ).all():
+                found[bytes(row.lookup)] = row
+        out: dict[SubjectRef, str] = {}
+        new_subjects: list[tuple[bytes, SubjectRef]] = []
+        for lk, s in lookups.items():
+            row = found.get(lk)
+            if row is not None and row.kind == s.kind:
+                out[s] = row.id
+                if s.name is not None:
+                    nl = self._name_index.compute(s.name)
+                    if row.name_lookup is None or bytes(row.name_lookup) != nl:
+                        if row.wrapped_key is None:
+                            raise InvalidRecord("the subject was erased and cannot receive records")
+                        dk = self._envelope.unwrap(row.id, _SUBJECT_KEY_VERSION, bytes(row.wrapped_key))
+                        ct = FieldCipher(dk).encrypt(row.id, "name", s.name.encode("utf-8"))
+                        conn.execute(
+                            update(_S).where(_S.c.id == row.id).values(name_ct=ct, name_lookup=nl)
+                        )
+            else:
+                new_subjects.append((lk, s))
+        if new_subjects:
+            ids = _new_ids("s_", len(new_subjects))
+            keys_ = self._envelope.new_data_keys([(i, _SUBJECT_KEY_VERSION) for i in ids])
+            rows = []
+            for sid, (dk, wrapped), (lk, s) in zip(ids, keys_, new_subjects, strict=True):
+                fc = FieldCipher(dk)
+                items = [("identifier", s.identifier.encode("ascii"))]
+                if s.name is not None:
+                    items.append(("name", s.name.encode("utf-8")))
+                cts = fc.encrypt_many(sid, items)
+                rows.append(
+                    {
+                        "id": sid,
+                        "kind": s.kind,
+                        "lookup": lk,
+                        "pseudonym": self.pseudonym(s),
+                        "kek_id": self._keys.current_kek_id,
+                        "wrapped_key": wrapped,
+                        "identity_ct": cts[0],
+                        "name_ct": cts[1] if len(cts) > 1 else None,
+                        "name_lookup": self._name_index.compute(s.name) if s.name else None,
+                        "created_at": now,
+                        "erased_at": None,
+                    }
+                )
+                out[s] = sid
+            conn.execute(insert(_S), rows)
+        return {s: out[s] for s in subjects}
+
+    # ------------------------------------------------------------------ query
+
+    def query(
+        self,
+        actor: Actor,
+        *,
+        purpose: str,
+        subject: SubjectRef,
+        ticket: str | None = None,
+        categories: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> Disclosure:
+        """Read a subject's records for a declared purpose.
+
+        The policy decides first (deny by default; a denial is logged and raised);
+        records outside their disclosure window are left out for disclosure
+        purposes; only the fields the grant permits are decrypted; the log entry
+        commits in the same transaction as the read, and nothing is returned unless
+        it committed.
+        """
+        actor = self._check_actor(actor)
+        if not isinstance(subject, SubjectRef):
+            raise InvalidRecord("subject must be a SubjectRef")
+        rid = request_id or uuid.uuid4().hex
+        pseudo = self.pseudonym(subject)
+        is_self = actor.subject is not None and actor.subject.same_subject(subject)
+        decision = self.policy.authorize(
+            role=actor.role,
+            purpose=purpose,
+            ticket=ticket,
+            is_self=is_self,
+            has_consent=False,  # consent records arrive with the consent feature
+        )
+        requested: list[Category] = []
+        if decision.allowed and categories is not None:
+            requested = [self.catalog.get(c) for c in categories]
+            decision = self.policy.check_categories(decision, requested)
+        if decision.allowed and decision.purpose is not None and decision.purpose.kind != "records":
+            decision = AccessDecision(
+                allowed=False,
+                purpose=decision.purpose,
+                reason="purpose_not_for_records",
+                message=f"purpose '{purpose}' does not return records",
+                error=PermissionDenied,
+            )
+        if not decision.allowed:
+            self._log_only(
+                self._entry(
+                    actor,
+                    "query",
+                    "denied",
+                    purpose=purpose if self.policy.has_purpose(purpose) else "(unknown)",
+                    ticket=ticket,
+                    subject=pseudo,
+                    reason=decision.reason,
+                    request_id=rid,
+                )
+            )
+            decision.raise_error()
+        assert decision.purpose is not None  # noqa: S101 - allowed decisions carry their purpose
+        scope = decision.purpose.scope
+        consent_purpose = decision.purpose.consent
+        only = {c.code for c in requested} if categories is not None else None
+
+        now = self._now()
+        today = local_date(now, self.timezone)
+        try:
+            with self._tx() as conn:
+                srow = conn.execute(
+                    select(_S.c.id, _S.c.kek_id, _S.c.wrapped_key, _S.c.name_ct).where(
+                        _S.c.lookup == self._subject_lookup(subject), _S.c.kind == subject.kind
+                    )
+                ).first()
+                out: list[DisclosedRecord] = []
+                disclosed_fields: set[str] = set()
+                subject_name: str | None = None
+                rows = []
+                if srow is not None:
+                    rows = conn.execute(
+                        select(_R)
+                        .where(_R.c.subject_id == srow.id, _R.c.state != "purged")
+                        .order_by(_R.c.decided_on, _R.c.id)
+                    ).all()
+                for row in rows:
+                    if only is not None and row.category not in only:
+                        continue
+                    if row.category not in self.catalog:
+                        continue
+                    cat = self.catalog.get(row.category)
+                    visible = decision.visible_fields(cat)
+                    if not visible:
+                        continue
+                    window = _window_of(row)
+                    if not is_visible(
+                        scope=scope,
+                        consent_purpose=consent_purpose,
+                        state=row.state,
+                        window=window,
+                        today=today,
+                    ):
+                        continue
+                    stored = [n for n in row.field_names.split(",") if n]
+                    show = [n for n in stored if n in set(visible)]
+                    facts: dict[str, Any] = {}
+                    if show:
+                        dk = self._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key))
+                        fc = FieldCipher(dk)
+                        cts = _fields.unpack(bytes(row.fields), show)
+                        for n in show:
+                            facts[n] = _fields.decode_value(fc.decrypt(row.id, n, cts[n]))
+                    disclosed_fields.update(show)
+                    out.append(
+                        DisclosedRecord(
+                            record_id=row.id,
+                            category=cat.code,
+                            category_name=cat.name,
+                            polarity=cat.polarity,
+                            source=row.source_code,
+                            version=row.version,
+                            state=row.state,
+                            decided_on=row.decided_on,
+                            occurred_on=row.occurred_on,
+                            disclosure_starts_on=row.disclosure_starts_on,
+                            disclosure_ends_on=row.disclosure_ends_on,
+                            disclosable=window.open_on(today)
+                            and row.state not in ("repaired", "revoked"),
+                            facts=facts,
+                            withheld_fields=tuple(n for n in stored if n not in facts),
+                            disputed=bool(row.disputed),
+                        )
+                    )
+                if srow is not None and srow.name_ct is not None and _may_see_name(decision, self.catalog):
+                    dk = self._envelope.unwrap(srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key))
+                    subject_name = FieldCipher(dk).decrypt(srow.id, "name", bytes(srow.name_ct)).decode("utf-8")
+                    disclosed_fields.add("subject.name")
+                seq = self._append(
+                    conn,
+                    self._entry(
+                        actor,
+                        "self_query" if purpose == "self_query" else "query",
+                        "ok",
+                        purpose=purpose,
+                        ticket=ticket,
+                        subject=pseudo,
+                        records=[r.record_id for r in out],
+                        categories=[r.category for r in out],
+                        fields=disclosed_fields,
+                        request_id=rid,
+                    ),
+                )
+        except IntegrityError:
+            self._log_only(
+                self._entry(
+                    actor,
+                    "query",
+                    "error",
+                    purpose=purpose,
+                    ticket=ticket,
+                    subject=pseudo,
+                    reason="integrity_error",
+                    request_id=rid,
+                )
+            )
+            raise
+        return Disclosure(
+            purpose=purpose,
+            subject_pseudonym=pseudo,
+            records=tuple(out),
+            access_seq=seq,
+            request_id=rid,
+            as_of=now,
+            subject_name=subject_name,
+        )
+
+
+def _may_see_name(decision: AccessDecision, catalog: Catalog) -> bool:
+    """The subject's name is a confidential field of the subject."""
+    return any(g.max_tier == "confidential" for g in decision.grants)
+
+
+def _window_of(row: Any) -> Window:
+    return Window(
+        mode=row.disclosure_mode,
+        starts_on=row.disclosure_starts_on,
+        ends_on=row.disclosure_ends_on,
+        purge_on=row.purge_on,
+        repair_from=row.repair_from,
+    )
+
+
+def _new_ids(prefix: str, n: int) -> list[str]:
+    """``n`` random 96-bit ids from one read of the OS random source."""
+    raw = os.urandom(12 * n)
+    return [prefix + raw[i : i + 12].hex() for i in range(0, 12 * n, 12)]
+
+
+RecordCallback = Callable[[int, int], None]
+Outcome = Literal["ok", "denied", "error"]
