@@ -336,6 +336,9 @@ class Vault:
             if not isinstance(r, RecordIn):
                 raise InvalidRecord(f"record {i}: must be a RecordIn")
         cats = {r.category for r in recs}
+        for i, r in enumerate(recs):
+            if r.category not in self.catalog:
+                raise UnknownCategory(f"record {i}: category is not in the catalogue")
         denial = self._ingest_denial(actor, cats)
         if denial is not None:
             reason, message = denial
@@ -532,7 +535,26 @@ class Vault:
                     }
                 )
                 out[s] = sid
-            conn.execute(insert(_S), rows)
+            if conn.dialect.name == "postgresql":
+                # Another process may create the same subject concurrently (READ
+                # COMMITTED): keep whichever row won and use its id.
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                conn.execute(
+                    pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"]), rows
+                )
+                won = {
+                    bytes(r.lookup): r.id
+                    for r in conn.execute(
+                        select(_S.c.id, _S.c.lookup).where(
+                            _S.c.lookup.in_([lk for lk, _ in new_subjects])
+                        )
+                    ).all()
+                }
+                for lk, s in new_subjects:
+                    out[s] = won[lk]
+            else:
+                conn.execute(insert(_S), rows)
         return {s: out[s] for s in subjects}
 
     # ------------------------------------------------------------------ query

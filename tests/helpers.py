@@ -1,0 +1,87 @@
+"""Builders shared by tests: valid records for any category, actors, sources."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from credit_vault import Actor, Category, RecordIn, SubjectRef, Vault
+from credit_vault.identifiers import CitizenId, CreditCode
+
+SOURCE_FOR_DOMAIN = "src-"
+
+
+def source_code(category: str) -> str:
+    """One test source per category."""
+    return "src-" + category.replace(".", "-")
+
+
+def register_all_sources(vault: Vault) -> None:
+    """Register one source per catalogue category."""
+    for cat in vault.catalog.categories:
+        vault.register_source(source_code(cat.code), name=f"source of {cat.code}", categories=[cat.code])
+
+
+def clerk_for(category: str) -> Actor:
+    """A source clerk allowed to push ``category``."""
+    return Actor(id=f"clerk-{category}", role="source_clerk", organisation=source_code(category))
+
+
+def citizen_id(seq: int, birth: str = "19800101", region: str = "421202") -> str:
+    """A valid citizen ID number with sequence ``seq`` (0-999)."""
+    first17 = f"{region}{birth}{seq % 1000:03d}"
+    return first17 + CitizenId.compute_check_character(first17)
+
+
+def credit_code(seq: int, region: str = "421202") -> str:
+    """A valid unified social credit code."""
+    first17 = f"91{region}MA{seq % 10**7:07d}"[:17]
+    first17 = first17.replace("I", "1").replace("O", "0")
+    return first17 + CreditCode.compute_check_character(first17)
+
+
+def sample_value(spec_type: str, marker: str, n: int) -> Any:
+    """A valid value of a field type; strings carry ``marker``."""
+    if spec_type == "string":
+        return f"{marker}-{n}"
+    if spec_type == "integer":
+        return 7 + n
+    if spec_type == "decimal":
+        return f"{1000 + n}.50"
+    if spec_type == "date":
+        return "2024-05-06"
+    return True
+
+
+def full_facts(cat: Category, marker: str = "VAL") -> dict[str, Any]:
+    """A value for every field of the category (strings carry the marker)."""
+    return {f.name: sample_value(f.type, f"{marker}{f.name}", i) for i, f in enumerate(cat.fields)}
+
+
+def record_for(
+    vault: Vault,
+    category: str,
+    subject: SubjectRef,
+    *,
+    decided_on: date = date(2025, 3, 1),
+    occurred_on: date = date(2024, 12, 1),
+    marker: str = "VAL",
+    **kw: Any,
+) -> RecordIn:
+    """A valid record of ``category`` for ``subject``."""
+    cat = vault.catalog.get(category)
+    return RecordIn(
+        subject=subject,
+        category=category,
+        legal_basis=cat.legal_bases[0],
+        decided_on=decided_on,
+        occurred_on=occurred_on,
+        facts=full_facts(cat, marker),
+        **kw,
+    )
+
+
+OFFICER = Actor(id="off-1", role="licensing_officer", organisation="market-bureau")
+ENFORCER = Actor(id="enf-1", role="enforcement_officer", organisation="court")
+THIRD = Actor(id="bank-1", role="third_party", organisation="bank")
+AUDITOR = Actor(id="aud-1", role="auditor", organisation="audit-office")
