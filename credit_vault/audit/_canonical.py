@@ -122,7 +122,7 @@ _DECODER = json.JSONDecoder(
 )
 
 
-def parse_canonical(data: bytes) -> dict[str, object]:
+def parse_canonical(data: bytes | bytearray | memoryview) -> dict[str, object]:
     """Parse a JSON object, raising InputError unless ``data`` is exactly its canonical form."""
     try:
         value = _DECODER.decode(bytes(data).decode("utf-8"))
