@@ -12,7 +12,7 @@ Wrapped data key, version 1 (``docs/crypto.md``)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from credit_vault.crypto import _primitives as prim
 from credit_vault.crypto._format import (
@@ -32,7 +32,8 @@ _NONCE = prim.AEAD_NONCE_BYTES
 _WRAPPED_BODY = _NONCE + _KEY + prim.AEAD_TAG_BYTES  # nonce + ciphertext + tag = 60
 _WRAP_FAILED = "wrapped data key failed authentication (tampered, or moved to another record)"
 
-_AeadFn = Callable[[bytes, bytes, bytes], bytes]
+_AeadFn = prim.AeadFunction
+_Blob = prim.BytesLike
 
 
 class DataKey(NoPickle):
@@ -125,7 +126,7 @@ class Envelope(NoPickle):
             out.append((DataKey._make(record_id, version, key), wrapped))
         return out
 
-    def unwrap(self, record_id: str, key_version: int, wrapped: bytes) -> DataKey:
+    def unwrap(self, record_id: str, key_version: int, wrapped: _Blob) -> DataKey:
         """The data key inside ``wrapped``.
 
         Raises :class:`IntegrityError` if the blob was tampered with or belongs
@@ -141,7 +142,7 @@ class Envelope(NoPickle):
             raise IntegrityError(_WRAP_FAILED) from None
         return DataKey._make(record_id, key_version, key)
 
-    def rewrap(self, record_id: str, key_version: int, wrapped: bytes) -> bytes:
+    def rewrap(self, record_id: str, key_version: int, wrapped: _Blob) -> bytes:
         """``wrapped`` re-wrapped under the current KEK (returned unchanged if already current).
 
         The blob is authenticated first, so rotation never launders a forged key.
@@ -154,7 +155,7 @@ class Envelope(NoPickle):
         return _wrap(current, rid, key_version, data_key._key, nonce_bytes(_NONCE))
 
     @staticmethod
-    def kek_id_of(wrapped: bytes) -> str:
+    def kek_id_of(wrapped: _Blob) -> str:
         """The KEK id a wrapped data key names (unauthenticated; for finding blobs to re-wrap)."""
         raw = _as_bytes(wrapped)
         if len(raw) < 2 or raw[0] != DEK_FORMAT_VERSION or len(raw) != 2 + raw[1] + _WRAPPED_BODY:
@@ -164,7 +165,7 @@ class Envelope(NoPickle):
         except UnicodeDecodeError:
             raise IntegrityError(_WRAP_FAILED) from None
 
-    def _parse(self, wrapped: bytes) -> tuple[_Kek, bytes, bytes]:
+    def _parse(self, wrapped: _Blob) -> tuple[_Kek, bytes, bytes]:
         raw = _as_bytes(wrapped)
         kek_id = self.kek_id_of(raw)
         kek = self._keys._kek(kek_id)

@@ -24,7 +24,12 @@ from credit_vault.crypto._format import (
     encode_field,
     encode_record_id,
 )
-from credit_vault.crypto._primitives import AEAD_FAILURES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES
+from credit_vault.crypto._primitives import (
+    AEAD_FAILURES,
+    AEAD_NONCE_BYTES,
+    AEAD_TAG_BYTES,
+    BytesLike,
+)
 from credit_vault.crypto._random import nonce_bytes
 from credit_vault.errors import IntegrityError
 
@@ -89,7 +94,7 @@ class FieldCipher(NoPickle):
             out.append(header + nonce + encrypt(nonce, plaintext, ad))
         return out
 
-    def decrypt(self, record_id: str, field: str, blob: bytes) -> bytes:
+    def decrypt(self, record_id: str, field: str, blob: BytesLike) -> bytes:
         """The plaintext of ``blob``; :class:`IntegrityError` on any failure, whatever its cause."""
         cache = self._cache
         if cache[0] != record_id:

@@ -609,7 +609,9 @@ class EnvKeyProvider(NoPickle):
     @staticmethod
     def export_value(provider: KeyProvider | KeySet) -> str:
         """The value to put in the variable: base64 of the key-set JSON. It IS the secret keys."""
-        key_set = provider if isinstance(provider, KeySet) else provider.key_set()
+        key_set: object = provider
+        if not isinstance(provider, KeySet) and isinstance(provider, KeyProvider):
+            key_set = provider.key_set()
         if not isinstance(key_set, KeySet):
             raise TypeError("export_value needs a KeyProvider or a KeySet")
         return base64.b64encode(key_set._material().to_json()).decode("ascii")

@@ -41,7 +41,9 @@ __all__ = [
     "ED25519_PUBLIC_BYTES",
     "ED25519_SEED_BYTES",
     "ED25519_SIGNATURE_BYTES",
+    "AeadFunction",
     "AesGcm",
+    "BytesLike",
     "Ed25519Signer",
     "argon2id",
     "ed25519_public_key",
@@ -63,7 +65,8 @@ ARGON2_VERSION = 0x13  # Argon2 v1.3, the version RFC 9106 specifies
 # all of them are "this blob does not authenticate" to a decrypting caller.
 AEAD_FAILURES: tuple[type[Exception], ...] = (InvalidTag, ValueError, TypeError, OverflowError)
 
-_Encrypt = Callable[[bytes, bytes, bytes], bytes]
+BytesLike = bytes | bytearray | memoryview
+AeadFunction = Callable[[BytesLike, BytesLike, BytesLike], bytes]
 
 
 class AesGcm:
@@ -87,7 +90,7 @@ class AesGcm:
         except AEAD_FAILURES:
             raise IntegrityError from None
 
-    def bound_methods(self) -> tuple[_Encrypt, _Encrypt]:
+    def bound_methods(self) -> tuple[AeadFunction, AeadFunction]:
         """The raw ``(encrypt, decrypt)`` methods, for hot paths that translate errors themselves.
 
         ``decrypt`` raises one of :data:`AEAD_FAILURES`; the caller must turn it
