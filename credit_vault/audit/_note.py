@@ -168,6 +168,9 @@ def sign_note(body: bytes, name: str, sign: Callable[[bytes], bytes], public_key
 
 def _known_keys(verifiers: Verifiers) -> dict[tuple[str, bytes], bytes]:
     pairs: Iterable[tuple[str, bytes]]
+    if isinstance(verifiers, str | bytes | bytearray):
+        # A verifier key line is text; it must be parsed (and its key id checked) first.
+        raise InputError("trusted keys are (name, public key) pairs; see parse_verifier_key")
     if isinstance(verifiers, Mapping):
         pairs = verifiers.items()
     elif isinstance(verifiers, tuple) and len(verifiers) == 2 and isinstance(verifiers[0], str):
@@ -175,7 +178,10 @@ def _known_keys(verifiers: Verifiers) -> dict[tuple[str, bytes], bytes]:
     else:
         pairs = verifiers
     known: dict[tuple[str, bytes], bytes] = {}
-    for name, public_key in pairs:
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InputError("trusted keys are (name, public key) pairs")
+        name, public_key = pair
         kid = key_id(name, public_key)
         previous = known.setdefault((name, kid), bytes(public_key))
         if previous != public_key:

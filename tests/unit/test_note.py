@@ -311,6 +311,9 @@ def test_verifier_sets_must_be_usable() -> None:
         open_note(note, [])
     with pytest.raises(ConfigurationError):
         open_note(note, {})
+    for bad in (verifier_key_line("log", public_key), [("log", public_key, "extra")], ["log"]):
+        with pytest.raises(InputError):
+            open_note(note, bad)  # type: ignore[arg-type]
     # Same name and key twice is harmless.
     assert open_note(note, [("log", public_key), ("log", public_key)]) == b"text\n"
     # Distinct keys under one name do not collide in practice (different key ids).
