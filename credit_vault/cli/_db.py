@@ -1,0 +1,103 @@
+"""``credit-vault db``: database schema tasks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from credit_vault.cli._main import Output
+from credit_vault.errors import ConfigurationError
+
+__all__ = ["db", "read_url"]
+
+
+@click.group("db")
+def db() -> None:
+    """Database schema tasks (SQLite file or PostgreSQL)."""
+
+
+def read_url(url: str) -> str:
+    """The URL argument, or the first line of stdin when it is ``-``.
+
+    A password belongs in stdin, a ``.pgpass`` file or ``PGPASSWORD``; a URL given
+    on the command line (visible in ``ps`` and shell history) may not carry one.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from_stdin = url == "-"
+    if from_stdin:
+        url = sys.stdin.readline().strip()
+        if not url:
+            raise click.BadParameter("no database URL on stdin", param_hint="URL")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("the database URL is not valid") from None
+    if parsed.password is not None and not from_stdin:
+        raise click.BadParameter(
+            "the URL carries a password: pass the URL on stdin ('-') or use a .pgpass file "
+            "or PGPASSWORD instead of a command-line argument",
+            param_hint="URL",
+        )
+    return url
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db.command("upgrade")
+@click.argument("url", metavar="URL")
+@click.option(
+    "--keys",
+    "keyfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Key-set file: also check the database belongs to it (or bind a new one to it).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def upgrade(url: str, keyfile: Path | None, as_json: bool) -> None:
+    """Create the schema at URL, or upgrade it to the newest revision (idempotent).
+
+    URL is sqlite:///path/vault.db or postgresql+psycopg://user@host/db; give -
+    to read it from stdin (the only place a URL with a password is accepted).
+    Prints the schema revision.
+    """
+    from credit_vault.storage.engine import current_revision, open_store
+
+    out = Output(json_mode=as_json)
+    url = read_url(url)
+    shown = _shown(url)
+    out.info(f"upgrading the schema of {shown}")
+    store = open_store(url)
+    try:
+        with store.engine.begin() as conn:
+            revision = current_revision(conn)
+        dialect = store.dialect
+    finally:
+        store.dispose()
+
+    fingerprint: str | None = None
+    if keyfile is not None:
+        from credit_vault import Vault
+        from credit_vault.crypto import FileKeyProvider
+
+        keys = FileKeyProvider(keyfile)
+        # Opening the vault records the key set's fingerprint in a new database
+        # and refuses a database made under another key set (exit code 3).
+        with Vault.open(url, keys=keys):
+            fingerprint = keys.key_set().fingerprint
+        out.info(f"the database belongs to key set {fingerprint}")
+
+    out.info(f"schema is at revision {revision}")
+    if as_json:
+        out.emit_json(
+            {"url": shown, "dialect": dialect, "revision": revision, "key_set": fingerprint}
+        )
+    else:
+        click.echo(f"revision {revision}")
