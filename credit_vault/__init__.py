@@ -1,4 +1,4 @@
-"""credit_vault: personal credit information kept encrypted, disclosed by purpose, logged verifiably.
+"""credit_vault: personal credit information, encrypted, disclosed by purpose, logged verifiably.
 
 Start with :meth:`Vault.open`::
 

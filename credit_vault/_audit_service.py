@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from credit_vault.audit._canonical import parse_canonical
 from credit_vault.audit._merkle import CompactRange, leaf_hash
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VaultAudit", "VerifyReport"]
 
-_C = AuditCheckpoint.__table__
+_C = cast("Table", AuditCheckpoint.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,10 @@ class VaultAudit:
     def entries(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
         """Decoded entries in ``[start, end)`` (for tests and small reviews)."""
         with self._vault._tx() as conn:
-            return [parse_canonical(e.entry) for e in audit_repo.iter_entries(conn, start=start, end=end)]
+            return [
+                parse_canonical(e.entry)
+                for e in audit_repo.iter_entries(conn, start=start, end=end)
+            ]
 
     def verifier_key(self) -> str:
         """The verifier key line (``name+keyid+base64key``, the signed-note form)."""

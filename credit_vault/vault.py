@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,11 +47,11 @@ from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Su
 
 __all__ = ["Vault"]
 
-_R = Record.__table__
-_S = Subject.__table__
-_SRC = Source.__table__
-_SC = SourceCategory.__table__
-_META = Meta.__table__
+_R = cast("Table", Record.__table__)
+_S = cast("Table", Subject.__table__)
+_SRC = cast("Table", Source.__table__)
+_SC = cast("Table", SourceCategory.__table__)
+_META = cast("Table", Meta.__table__)
 
 SYSTEM_ACTOR = Actor(id="system", role="admin")
 
@@ -74,6 +74,20 @@ class _Prepared:
 
 class Vault:
     """An open credit vault. Create with :meth:`Vault.open`; use as a context manager."""
+
+    catalog: Catalog
+    policy: Policy
+    clock: Clock
+    timezone: ZoneInfo
+    audit: VaultAudit
+    _closed: bool
+    _store: Store
+    _keys: KeySet
+    _envelope: Envelope
+    _lookup: BlindIndex
+    _pseudo: BlindIndex
+    _name_index: BlindIndex
+    _origin: str
 
     def __init__(self, *_args: object, **_kwargs: object) -> None:
         raise TypeError("use Vault.open(url, keys=...)")
@@ -120,7 +134,7 @@ class Vault:
         self._name_index = BlindIndex(key_set, _BI_NAME)
         self.catalog = catalog or Catalog.default()
         self.policy = policy or Policy.default()
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
         self.timezone = tz
         try:
             self._origin = self._bind_meta(key_set, origin)
@@ -214,13 +228,13 @@ class Vault:
         """Write one entry in its own transaction (denials, failures)."""
         try:
             with self._tx() as conn:
-                return audit_repo.append(conn, entry, self._now())
+                return audit_repo.append(conn, entry, self._now)
         except StorageError:
             raise AuditWriteFailed() from None
 
     def _append(self, conn: Connection, entry: AccessEntry) -> int:
         try:
-            return audit_repo.append(conn, entry, self._now())
+            return audit_repo.append(conn, entry, self._now)
         except SQLAlchemyError:
             raise AuditWriteFailed() from None
 
@@ -276,9 +290,7 @@ class Vault:
         """Register (or update) a source and the categories it may push. Admin only; logged."""
         actor = self._check_actor(actor or SYSTEM_ACTOR)
         if actor.role != "admin":
-            self._log_only(
-                self._entry(actor, "register_source", "denied", reason="role_not_admin")
-            )
+            self._log_only(self._entry(actor, "register_source", "denied", reason="role_not_admin"))
             raise PermissionDenied("only the admin role registers sources")
         if not isinstance(code, str) or not code or len(code) > 64 or not code.isprintable():
             raise InvalidRecord("source code must be 1-64 printable characters")
@@ -303,7 +315,11 @@ class Vault:
             self._append(
                 conn,
                 self._entry(
-                    actor, "register_source", "ok", categories=cats, reason=f"source:{clean(code, 64)}"
+                    actor,
+                    "register_source",
+                    "ok",
+                    categories=cats,
+                    reason=f"source:{clean(code, 64)}",
                 ),
             )
 
@@ -344,7 +360,12 @@ class Vault:
             reason, message = denial
             self._log_only(
                 self._entry(
-                    actor, "ingest", "denied", categories=sorted(cats), reason=reason, request_id=rid
+                    actor,
+                    "ingest",
+                    "denied",
+                    categories=sorted(cats),
+                    reason=reason,
+                    request_id=rid,
                 )
             )
             raise PermissionDenied(message)
@@ -427,7 +448,10 @@ class Vault:
         with self._tx() as conn:
             src = conn.execute(select(_SRC.c.code).where(_SRC.c.code == actor.organisation)).first()
             if src is None:
-                return "source_not_registered", "the actor's organisation is not a registered source"
+                return (
+                    "source_not_registered",
+                    "the actor's organisation is not a registered source",
+                )
             allowed = set(
                 conn.execute(
                     select(_SC.c.category).where(_SC.c.source_code == actor.organisation)
@@ -486,15 +510,16 @@ class Vault:
         keys = list(lookups)
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            for row in conn.execute(
-                select(_S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key)
-                .where(_S.c.lookup.in_(chunk))
+            for hit in conn.execute(
+                select(
+                    _S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key
+                ).where(_S.c.lookup.in_(chunk))
             ).all():
-                found[bytes(row.lookup)] = row
+                found[bytes(hit.lookup)] = hit
         out: dict[SubjectRef, str] = {}
         new_subjects: list[tuple[bytes, SubjectRef]] = []
         for lk, s in lookups.items():
-            row = found.get(lk)
+            row: Any = found.get(lk)
             if row is not None and row.kind == s.kind:
                 out[s] = row.id
                 if s.name is not None:
@@ -502,7 +527,9 @@ class Vault:
                     if row.name_lookup is None or bytes(row.name_lookup) != nl:
                         if row.wrapped_key is None:
                             raise InvalidRecord("the subject was erased and cannot receive records")
-                        dk = self._envelope.unwrap(row.id, _SUBJECT_KEY_VERSION, bytes(row.wrapped_key))
+                        dk = self._envelope.unwrap(
+                            row.id, _SUBJECT_KEY_VERSION, bytes(row.wrapped_key)
+                        )
                         ct = FieldCipher(dk).encrypt(row.id, "name", s.name.encode("utf-8"))
                         conn.execute(
                             update(_S).where(_S.c.id == row.id).values(name_ct=ct, name_lookup=nl)
@@ -633,7 +660,7 @@ class Vault:
                 out: list[DisclosedRecord] = []
                 disclosed_fields: set[str] = set()
                 subject_name: str | None = None
-                rows = []
+                rows: Sequence[Any] = []
                 if srow is not None:
                     rows = conn.execute(
                         select(_R)
@@ -688,9 +715,19 @@ class Vault:
                             disputed=bool(row.disputed),
                         )
                     )
-                if srow is not None and srow.name_ct is not None and _may_see_name(decision, self.catalog):
-                    dk = self._envelope.unwrap(srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key))
-                    subject_name = FieldCipher(dk).decrypt(srow.id, "name", bytes(srow.name_ct)).decode("utf-8")
+                if (
+                    srow is not None
+                    and srow.name_ct is not None
+                    and _may_see_name(decision, self.catalog)
+                ):
+                    dk = self._envelope.unwrap(
+                        srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key)
+                    )
+                    subject_name = (
+                        FieldCipher(dk)
+                        .decrypt(srow.id, "name", bytes(srow.name_ct))
+                        .decode("utf-8")
+                    )
                     disclosed_fields.add("subject.name")
                 seq = self._append(
                     conn,

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SQLite file and a fresh PostgreSQL schema per test, keys, a frozen clock."""
+"""Shared fixtures: a SQLite file and a fresh PostgreSQL schema per test, keys, a frozen clock."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 settings.register_profile(
-    "ci", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 

@@ -19,7 +19,9 @@ def source_code(category: str) -> str:
 def register_all_sources(vault: Vault) -> None:
     """Register one source per catalogue category."""
     for cat in vault.catalog.categories:
-        vault.register_source(source_code(cat.code), name=f"source of {cat.code}", categories=[cat.code])
+        vault.register_source(
+            source_code(cat.code), name=f"source of {cat.code}", categories=[cat.code]
+        )
 
 
 def clerk_for(category: str) -> Actor:

@@ -135,7 +135,7 @@ class FieldSpec:
                 raise InvalidRecord(f"field '{self.name}' is outside the integer range")
             return value
         if t == "decimal":
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, (bool, float)):
                 # Floats cannot carry money exactly: callers send "1200.50" or an int.
                 raise InvalidRecord(
                     f"field '{self.name}' must be a decimal given as a string or an integer"
@@ -297,7 +297,9 @@ class Catalog:
         try:
             return self._by_code[code]
         except (KeyError, TypeError):
-            raise UnknownCategory(f"category '{_safe(str(code))}' is not in the catalogue") from None
+            raise UnknownCategory(
+                f"category '{_safe(str(code))}' is not in the catalogue"
+            ) from None
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
@@ -394,7 +396,9 @@ def _field_from(raw: Mapping[str, Any], where: str) -> FieldSpec:
         )
     ftype = raw.get("type")
     if ftype not in _FIELD_TYPES:
-        raise InvalidCatalog(f"{where}: field '{name}' has unknown type; use one of {sorted(_FIELD_TYPES)}")
+        raise InvalidCatalog(
+            f"{where}: field '{name}' has unknown type; use one of {sorted(_FIELD_TYPES)}"
+        )
     tier = raw.get("tier")
     if tier not in TIERS:
         raise InvalidCatalog(f"{where}: field '{name}' needs a tier among {list(TIERS)}")
@@ -421,7 +425,9 @@ def _period(raw: object, where: str, key: str) -> Period | None:
         raise InvalidCatalog(f"{where}: '{key}' must be an ISO 8601 duration such as P1Y") from None
 
 
-def _category_from(raw: Mapping[str, Any], templates: Mapping[str, tuple[FieldSpec, ...]]) -> Category:
+def _category_from(
+    raw: Mapping[str, Any], templates: Mapping[str, tuple[FieldSpec, ...]]
+) -> Category:
     code = raw.get("code")
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidCatalog("each category needs a code such as 'tax.major_violation'")
@@ -453,7 +459,9 @@ def _category_from(raw: Mapping[str, Any], templates: Mapping[str, tuple[FieldSp
         raise InvalidCatalog(f"{where}: subjects must list person and/or organisation")
     bases = raw.get("legal_bases")
     if not isinstance(bases, list) or not bases or not all(isinstance(b, str) and b for b in bases):
-        raise InvalidCatalog(f"{where}: at least one legal basis is required (no collection without one)")
+        raise InvalidCatalog(
+            f"{where}: at least one legal basis is required (no collection without one)"
+        )
     disc_raw = raw.get("disclosure", "none")
     disclosure: Period | Literal["none", "consent_only"]
     if disc_raw in {"none", "consent_only"}:
@@ -463,9 +471,12 @@ def _category_from(raw: Mapping[str, Any], templates: Mapping[str, tuple[FieldSp
         assert p is not None  # noqa: S101 - _period returns None only for None input
         disclosure = p
     disclosure_max = _period(raw.get("disclosure_max"), where, "disclosure_max")
-    if isinstance(disclosure, Period) and disclosure_max is not None:
-        if disclosure_max.approx_days() < disclosure.approx_days():
-            raise InvalidCatalog(f"{where}: disclosure_max is shorter than the default disclosure")
+    if (
+        isinstance(disclosure, Period)
+        and disclosure_max is not None
+        and disclosure_max.approx_days() < disclosure.approx_days()
+    ):
+        raise InvalidCatalog(f"{where}: disclosure_max is shorter than the default disclosure")
     starts = raw.get("disclosure_starts", "decided_on")
     if starts not in {"decided_on", "occurred_on"}:
         raise InvalidCatalog(f"{where}: disclosure_starts must be decided_on or occurred_on")

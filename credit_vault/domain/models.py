@@ -37,7 +37,9 @@ class SubjectRef:
 
     __slots__ = ("_id", "_kind", "_name")
 
-    def __init__(self, kind: SubjectKind, identifier: CitizenId | CreditCode, name: str | None = None) -> None:
+    def __init__(
+        self, kind: SubjectKind, identifier: CitizenId | CreditCode, name: str | None = None
+    ) -> None:
         if kind == "person" and not isinstance(identifier, CitizenId):
             raise InvalidIdentifier("a person is identified by a citizen ID number")
         if kind == "organisation" and not isinstance(identifier, CreditCode):
@@ -182,7 +184,9 @@ class RecordIn(_Strict):
     facts: dict[str, Any] = Field(default_factory=dict, repr=False)
     source_ref: str | None = Field(default=None, max_length=128, repr=False)
 
-    @field_validator("decided_on", "occurred_on", "conduct_ended_on", "disclosure_until", mode="before")
+    @field_validator(
+        "decided_on", "occurred_on", "conduct_ended_on", "disclosure_until", mode="before"
+    )
     @classmethod
     def _dates(cls, v: object) -> object:
         if isinstance(v, datetime):

@@ -329,7 +329,9 @@ def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
         raise InvalidPolicy(f"purpose '{name}': unknown keys {sorted(unknown)}")
     kind = raw.get("kind", "records")
     if kind not in {"records", "answer", "metadata", "aggregate"}:
-        raise InvalidPolicy(f"purpose '{name}': kind must be records, answer, metadata or aggregate")
+        raise InvalidPolicy(
+            f"purpose '{name}': kind must be records, answer, metadata or aggregate"
+        )
     scope = raw.get("scope", "disclosable")
     if scope not in {"disclosable", "retained"}:
         raise InvalidPolicy(f"purpose '{name}': scope must be disclosable or retained")
@@ -352,7 +354,10 @@ def _grant_from(raw: Mapping[str, Any]) -> Grant:
         raise InvalidPolicy("grant: categories must be a non-empty list of selectors")
     for sel in cats:
         if not isinstance(sel, str) or not _SELECTOR.match(sel):
-            raise InvalidPolicy("grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' or a code")
+            raise InvalidPolicy(
+                "grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' "
+                "or a category code"
+            )
     tier = raw.get("max_tier")
     if tier not in TIERS:
         raise InvalidPolicy(f"grant: max_tier must be one of {list(TIERS)}")

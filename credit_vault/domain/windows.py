@@ -105,7 +105,9 @@ def compute_window(
         # Nothing is disclosed after it must be deleted (Z2, S3).
         end = purge_on
     repair_from = add_period(start, category.repair_after) if category.repair_after else None
-    return Window(mode="period", starts_on=start, ends_on=end, purge_on=purge_on, repair_from=repair_from)
+    return Window(
+        mode="period", starts_on=start, ends_on=end, purge_on=purge_on, repair_from=repair_from
+    )
 
 
 def is_visible(

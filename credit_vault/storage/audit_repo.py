@@ -10,11 +10,12 @@ rollback).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from credit_vault.audit._entry import AccessEntry
@@ -23,9 +24,9 @@ from credit_vault.storage.tables import AuditCheckpoint, AuditEntry, AuditHead
 
 __all__ = ["Head", "StoredEntry", "append", "iter_entries", "read_head"]
 
-_E = AuditEntry.__table__
-_H = AuditHead.__table__
-_C = AuditCheckpoint.__table__
+_E = cast("Table", AuditEntry.__table__)
+_H = cast("Table", AuditHead.__table__)
+_C = cast("Table", AuditCheckpoint.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Head:
     size: int
     root: bytes
     frontier: bytes
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +50,36 @@ class StoredEntry:
 
 def read_head(conn: Connection, *, for_update: bool = False) -> Head:
     """The head row (locked when ``for_update`` on PostgreSQL)."""
-    stmt = select(_H.c.size, _H.c.root, _H.c.frontier).where(_H.c.id == 1)
+    stmt = select(_H.c.size, _H.c.root, _H.c.frontier, _H.c.updated_at).where(_H.c.id == 1)
     if for_update and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).one()
-    return Head(size=int(row.size), root=bytes(row.root), frontier=bytes(row.frontier))
+    return Head(
+        size=int(row.size),
+        root=bytes(row.root),
+        frontier=bytes(row.frontier),
+        updated_at=_aware(row.updated_at),
+    )
 
 
-def append(conn: Connection, entry: AccessEntry, ts: datetime) -> int:
-    """Append one entry; return its sequence number. Call as the last step before commit."""
+def _aware(ts: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
+    if ts is not None and ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts
+
+
+def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) -> int:
+    """Append one entry; return its sequence number. Call as the last step before commit.
+
+    The time is read *after* the head lock is held, and never before the previous
+    entry's time, so timestamps are non-decreasing in sequence order even with
+    writers on several hosts whose clocks differ slightly.
+    """
     head = read_head(conn, for_update=True)
+    ts = now()
+    if head.updated_at is not None and ts < head.updated_at:
+        ts = head.updated_at
     seq = head.size
     data = entry.canonical(seq, ts)
     lh = leaf_hash(data)

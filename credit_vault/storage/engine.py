@@ -17,6 +17,7 @@ last commits if the machine or the database server crashes.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any, Literal
 
@@ -29,8 +30,6 @@ from credit_vault.errors import ConfigurationError, StorageError
 __all__ = ["Durability", "Store", "open_store"]
 
 Durability = Literal["strict", "normal"]
-
-HEAD_REVISION = "0001"
 
 
 class Store:
@@ -79,7 +78,9 @@ def open_store(
         migrate(store)
     except SQLAlchemyError as exc:
         store.dispose()
-        raise StorageError(f"the schema could not be created or upgraded ({type(exc).__name__})") from None
+        raise StorageError(
+            f"the schema could not be created or upgraded ({type(exc).__name__})"
+        ) from None
     return store
 
 
@@ -103,7 +104,8 @@ def _create_engine(url: str, durability: Durability) -> Engine:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError):
         raise ConfigurationError(
-            "the database driver is not installed (for PostgreSQL: pip install 'credit-vault[postgres]')"
+            "the database driver is not installed "
+            "(for PostgreSQL: pip install 'credit-vault[postgres]')"
         ) from None
     _configure(engine, durability)
     return engine
@@ -157,6 +159,15 @@ def _alembic_config(conn: Connection) -> Any:
     return cfg
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration shipped with the package."""
+    from alembic.script import ScriptDirectory
+
+    location = resources.files("credit_vault.storage").joinpath("migrations")
+    return ScriptDirectory(str(location)).get_current_head()
+
+
 def current_revision(conn: Connection) -> str | None:
     """The schema's Alembic revision, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
@@ -170,7 +181,7 @@ def migrate(store: Store) -> None:
         if store.is_postgres:
             # One migrator at a time across processes and hosts.
             conn.execute(text("SELECT pg_advisory_xact_lock(7315001)"))
-        if current_revision(conn) == HEAD_REVISION:
+        if current_revision(conn) == head_revision():
             return
         from alembic import command
 

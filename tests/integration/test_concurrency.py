@@ -25,8 +25,13 @@ def _worker(url: str, key_path: str, n: int, q: mp.Queue) -> None:  # type: igno
             for i in range(ROUNDS):
                 # Workers share subjects, so they race to create the same ones.
                 subject = SubjectRef.person(citizen_id(i % 5))
-                v.ingest(clerk_for(TAX), record_for(v, TAX, subject, decided_on=v.today(), occurred_on=v.today()))
-                d = v.query(OFFICER, purpose="licensing_review", subject=subject, ticket=f"T-{n}-{i}")
+                v.ingest(
+                    clerk_for(TAX),
+                    record_for(v, TAX, subject, decided_on=v.today(), occurred_on=v.today()),
+                )
+                d = v.query(
+                    OFFICER, purpose="licensing_review", subject=subject, ticket=f"T-{n}-{i}"
+                )
                 seqs.append(d.access_seq)
             q.put(("ok", seqs))
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
@@ -52,7 +57,11 @@ def _run(url: str, key_path: Path) -> None:
     expected = start + WORKERS * ROUNDS * 2
     engine = create_engine(url)
     with engine.connect() as conn:
-        seqs = list(conn.execute(select(AuditEntry.__table__.c.seq).order_by(AuditEntry.__table__.c.seq)).scalars())
+        seqs = list(
+            conn.execute(
+                select(AuditEntry.__table__.c.seq).order_by(AuditEntry.__table__.c.seq)
+            ).scalars()
+        )
     engine.dispose()
     assert seqs == list(range(expected)), "sequence numbers must be dense from 0"
     with Vault.open(url, keys=FileKeyProvider(key_path)) as v:

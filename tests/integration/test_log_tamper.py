@@ -51,10 +51,7 @@ def _delete_middle(conn: Connection, size: int) -> None:
 
 
 def _reorder(conn: Connection, size: int) -> None:
-    rows = {
-        r.seq: r
-        for r in conn.execute(select(E).where(E.c.seq.in_([3, 4]))).all()
-    }
+    rows = {r.seq: r for r in conn.execute(select(E).where(E.c.seq.in_([3, 4]))).all()}
     for a, b in ((3, 4), (4, 3)):
         conn.execute(
             update(E)
@@ -68,8 +65,13 @@ def _insert(conn: Connection, size: int) -> None:
     data = row.entry.replace(b'"seq":1,', f'"seq":{size},'.encode())
     conn.execute(
         E.insert().values(
-            seq=size, ts=row.ts, actor_id=row.actor_id, op=row.op,
-            subject_pseudonym=row.subject_pseudonym, leaf_hash=leaf_hash(data), entry=data,
+            seq=size,
+            ts=row.ts,
+            actor_id=row.actor_id,
+            op=row.op,
+            subject_pseudonym=row.subject_pseudonym,
+            leaf_hash=leaf_hash(data),
+            entry=data,
         )
     )
 
@@ -79,7 +81,9 @@ def _insert(conn: Connection, size: int) -> None:
     [_edit_byte, _edit_and_rehash, _delete_last, _delete_middle, _reorder, _insert],
     ids=["edit-byte", "edit-rehash", "delete-last", "delete-middle", "reorder", "insert"],
 )
-def test_verify_detects(vault: Vault, db_url: str, tamper: Callable[[Connection, int], None]) -> None:
+def test_verify_detects(
+    vault: Vault, db_url: str, tamper: Callable[[Connection, int], None]
+) -> None:
     size = _fill(vault)
     engine = create_engine(db_url)
     with engine.begin() as conn:

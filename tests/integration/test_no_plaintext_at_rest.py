@@ -86,10 +86,18 @@ def test_sqlite_file_and_wal_hold_no_plaintext(
         for r in d.records:
             assert MARK not in repr(r)
     files = [p for p in tmp_path.iterdir() if p.name.startswith("vault.db")]
-    assert any(p.name.endswith("-wal") for p in files), "the WAL should exist while the vault is open"
+    assert any(p.name.endswith("-wal") for p in files), (
+        "the WAL should exist while the vault is open"
+    )
     blobs = {p.name: p.read_bytes() for p in files}
     v.close()
-    blobs.update({p.name + "(closed)": p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("vault.db")})
+    blobs.update(
+        {
+            p.name + "(closed)": p.read_bytes()
+            for p in tmp_path.iterdir()
+            if p.name.startswith("vault.db")
+        }
+    )
     for name, blob in blobs.items():
         assert MARK.encode() not in blob, name
         for secret in secrets:
@@ -99,7 +107,9 @@ def test_sqlite_file_and_wal_hold_no_plaintext(
         assert MARK not in rec.getMessage()
 
 
-def test_postgres_tables_hold_no_plaintext(pg_url: str, keys: FileKeyProvider, clock: FrozenClock) -> None:
+def test_postgres_tables_hold_no_plaintext(
+    pg_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
     v = Vault.open(pg_url, keys=keys, clock=clock)
     register_all_sources(v)
     secrets = _ingest_markers(v)
@@ -115,7 +125,11 @@ def test_postgres_tables_hold_no_plaintext(pg_url: str, keys: FileKeyProvider, c
                 # bytea renders as hex in text form; look for hex-encoded markers too.
                 assert MARK.encode().hex() not in row[0], table
         # Index contents live in the same tables' columns; no plaintext index exists.
-        idx = conn.execute(select(text("indexdef")).select_from(text("pg_indexes")).where(text("schemaname = current_schema()"))).all()
+        idx = conn.execute(
+            select(text("indexdef"))
+            .select_from(text("pg_indexes"))
+            .where(text("schemaname = current_schema()"))
+        ).all()
         assert idx
     engine.dispose()
 

@@ -52,7 +52,9 @@ def _last_entry(vault: Vault) -> dict[str, object]:
 def test_ingest_then_licensing_review_sees_restricted_tier(vault: Vault) -> None:
     subject = SubjectRef.person(PERSON, name="张三")
     rid = vault.ingest(clerk_for(TAX), record_for(vault, TAX, subject))
-    d = vault.query(OFFICER, purpose="licensing_review", subject=SubjectRef.person(PERSON), ticket="XK-2025-001")
+    d = vault.query(
+        OFFICER, purpose="licensing_review", subject=SubjectRef.person(PERSON), ticket="XK-2025-001"
+    )
     assert [r.record_id for r in d.records] == [rid]
     rec = d.records[0]
     assert set(rec.facts) == {"decision_no", "authority", "summary", "penalty_kind", "amount"}
@@ -99,7 +101,12 @@ def test_self_query_sees_everything_including_name(vault: Vault) -> None:
     ],
 )
 def test_each_denial_raises_and_is_logged(
-    vault: Vault, actor: Actor, purpose: str, ticket: str | None, error: type[Exception], reason: str
+    vault: Vault,
+    actor: Actor,
+    purpose: str,
+    ticket: str | None,
+    error: type[Exception],
+    reason: str,
 ) -> None:
     vault.ingest(clerk_for(TAX), record_for(vault, TAX, SubjectRef.person(PERSON)))
     before = vault.audit.head().size
@@ -170,7 +177,15 @@ def test_ingest_rules(vault: Vault) -> None:
 
 def test_forbidden_fields_refused_by_name(vault: Vault) -> None:
     s = SubjectRef.person(PERSON)
-    for name in ["religion", "genes", "fingerprint", "blood_type", "disease", "medical_history", "宗教信仰"]:
+    for name in [
+        "religion",
+        "genes",
+        "fingerprint",
+        "blood_type",
+        "disease",
+        "medical_history",
+        "宗教信仰",
+    ]:
         rec = record_for(vault, TAX, s)
         facts = dict(rec.facts)
         facts[name] = "x"
@@ -228,18 +243,28 @@ def test_window_enforced_at_read_time(vault: Vault, clock: FrozenClock) -> None:
     assert vault.query(OFFICER, purpose="licensing_review", subject=s, ticket="T").records == ()
     # Retained-scope purposes still see it.
     handler = Actor(id="h-1", role="objection_handler", organisation="src-penalty-traffic")
-    assert len(vault.query(handler, purpose="objection_handling", subject=s, ticket="YY-1").records) == 1
+    assert (
+        len(vault.query(handler, purpose="objection_handling", subject=s, ticket="YY-1").records)
+        == 1
+    )
 
 
 def test_organisation_subjects(vault: Vault) -> None:
     org = SubjectRef.organisation(credit_code(5), name="咸宁某某公司")
     vault.ingest(clerk_for(TAX), record_for(vault, TAX, org))
-    d = vault.query(OFFICER, purpose="licensing_review", subject=SubjectRef.organisation(credit_code(5)), ticket="T")
+    d = vault.query(
+        OFFICER,
+        purpose="licensing_review",
+        subject=SubjectRef.organisation(credit_code(5)),
+        ticket="T",
+    )
     assert len(d.records) == 1
 
 
 def test_unknown_subject_query_is_logged_with_no_records(vault: Vault) -> None:
-    d = vault.query(OFFICER, purpose="licensing_review", subject=SubjectRef.person(citizen_id(9)), ticket="T")
+    d = vault.query(
+        OFFICER, purpose="licensing_review", subject=SubjectRef.person(citizen_id(9)), ticket="T"
+    )
     assert d.records == ()
     assert _last_entry(vault)["outcome"] == "ok"
 
@@ -264,7 +289,10 @@ def test_unwritable_log_means_no_disclosure(vault: Vault, db_url: str) -> None:
                 )
             )
             conn.execute(
-                text("CREATE TRIGGER no_log BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION no_log()")
+                text(
+                    "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
+                    "FOR EACH ROW EXECUTE FUNCTION no_log()"
+                )
             )
     engine.dispose()
     result = None
@@ -275,7 +303,9 @@ def test_unwritable_log_means_no_disclosure(vault: Vault, db_url: str) -> None:
         vault.ingest(clerk_for(TAX), record_for(vault, TAX, s))
     assert _count(vault, Record) == 1
     with pytest.raises(AuditWriteFailed):
-        vault.query(OFFICER, purpose="licensing_review", subject=s)  # the denial cannot be logged either
+        vault.query(
+            OFFICER, purpose="licensing_review", subject=s
+        )  # the denial cannot be logged either
 
 
 def test_swapped_ciphertexts_fail_loudly(vault: Vault, db_url: str) -> None:
@@ -290,7 +320,12 @@ def test_swapped_ciphertexts_fail_loudly(vault: Vault, db_url: str) -> None:
         conn.execute(t.update().where(t.c.id == b).values(fields=fa))
     engine.dispose()
     with pytest.raises(IntegrityError):
-        vault.query(OFFICER, purpose="licensing_review", subject=SubjectRef.person(citizen_id(1)), ticket="T")
+        vault.query(
+            OFFICER,
+            purpose="licensing_review",
+            subject=SubjectRef.person(citizen_id(1)),
+            ticket="T",
+        )
     entry = _last_entry(vault)
     assert entry["outcome"] == "error"
     assert entry["reason"] == "integrity_error"
@@ -308,10 +343,17 @@ def test_swapped_wrapped_keys_fail_loudly(vault: Vault, db_url: str) -> None:
         conn.execute(t.update().where(t.c.id == b).values(wrapped_key=ka))
     engine.dispose()
     with pytest.raises(IntegrityError):
-        vault.query(OFFICER, purpose="licensing_review", subject=SubjectRef.person(citizen_id(2)), ticket="T")
+        vault.query(
+            OFFICER,
+            purpose="licensing_review",
+            subject=SubjectRef.person(citizen_id(2)),
+            ticket="T",
+        )
 
 
-def test_other_key_set_refused(db_url: str, keys: FileKeyProvider, tmp_path: Path, clock: FrozenClock) -> None:
+def test_other_key_set_refused(
+    db_url: str, keys: FileKeyProvider, tmp_path: Path, clock: FrozenClock
+) -> None:
     Vault.open(db_url, keys=keys, clock=clock).close()
     other = FileKeyProvider.create(tmp_path / "other.keys")
     with pytest.raises(ConfigurationError, match="another key set"):
@@ -327,7 +369,9 @@ def test_reopen_keeps_data_and_log(db_url: str, keys: FileKeyProvider, clock: Fr
         size = v.audit.head().size
     with Vault.open(db_url, keys=keys, clock=clock) as v:
         assert v.audit.head().size == size
-        d = v.query(OFFICER, purpose="licensing_review", subject=SubjectRef.person(PERSON), ticket="T")
+        d = v.query(
+            OFFICER, purpose="licensing_review", subject=SubjectRef.person(PERSON), ticket="T"
+        )
         assert len(d.records) == 1
         assert v.audit.verify().ok
 
@@ -392,10 +436,17 @@ def test_facts_round_trip_types(vault: Vault) -> None:
     facts = full_facts(cat)
     facts["amount"] = 1200
     facts["workers_affected"] = "12"
-    vault.ingest(clerk_for(cat.code), RecordIn(
-        subject=s, category=cat.code, legal_basis=cat.legal_bases[0],
-        decided_on=date(2025, 3, 1), occurred_on=date(2025, 1, 1), facts=facts,
-    ))
+    vault.ingest(
+        clerk_for(cat.code),
+        RecordIn(
+            subject=s,
+            category=cat.code,
+            legal_basis=cat.legal_bases[0],
+            decided_on=date(2025, 3, 1),
+            occurred_on=date(2025, 1, 1),
+            facts=facts,
+        ),
+    )
     me = Actor(id="me", role="subject", subject=s)
     got = vault.query(me, purpose="self_query", subject=s).records[0].facts
     from decimal import Decimal

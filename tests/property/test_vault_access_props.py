@@ -68,7 +68,13 @@ class VaultMachine(RuleBasedStateMachine):
         today = self.vault.today()
         decided = today - timedelta(days=age_days)
         recs = [
-            record_for(self.vault, cat, SubjectRef.person(SUBJECTS[who]), decided_on=decided, occurred_on=decided)
+            record_for(
+                self.vault,
+                cat,
+                SubjectRef.person(SUBJECTS[who]),
+                decided_on=decided,
+                occurred_on=decided,
+            )
             for _ in range(n)
         ]
         ids = self.vault.ingest_many(clerk_for(cat), recs)
@@ -97,7 +103,9 @@ class VaultMachine(RuleBasedStateMachine):
             assert entry["fields"] == []
             return
         self.calls += 1
-        decision = POLICY.authorize(role=role, purpose=purpose, ticket=ticket, is_self=as_self, has_consent=False)
+        decision = POLICY.authorize(
+            role=role, purpose=purpose, ticket=ticket, is_self=as_self, has_consent=False
+        )
         assert decision.allowed
         today = self.vault.today()
         self.disclosed += len(d.records)
@@ -106,7 +114,8 @@ class VaultMachine(RuleBasedStateMachine):
             allowed = set(decision.visible_fields(cat))
             assert set(r.facts) <= allowed, (role, purpose, r.category)
             if decision.purpose is not None and decision.purpose.scope == "disclosable":
-                assert r.disclosure_starts_on is not None and r.disclosure_ends_on is not None
+                assert r.disclosure_starts_on is not None
+                assert r.disclosure_ends_on is not None
                 assert r.disclosure_starts_on <= today < r.disclosure_ends_on
         entry = self.vault.audit.entries(d.access_seq)[0]
         assert entry["records"] == [r.record_id for r in d.records]
