@@ -561,8 +561,13 @@ def prepare_directory(directory: Path | None) -> Path:
     return directory
 
 
-def run_demo(directory: Path, out: Output, steps: Sequence[DemoStep] = STEPS) -> DemoContext:
-    """Create the vault in ``directory`` and run ``steps``; return the context with its report."""
+def run_demo(directory: Path, out: Output, steps: Sequence[DemoStep] | None = None) -> DemoContext:
+    """Create the vault in ``directory`` and run ``steps`` (default :data:`STEPS`).
+
+    Returns the context, with its report and the checks that failed.
+    """
+    if steps is None:
+        steps = STEPS
     key_file = directory / "vault.keys"
     database = directory / "vault.db"
     keys = FileKeyProvider.create(key_file)

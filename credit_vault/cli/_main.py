@@ -216,8 +216,10 @@ class Output:
     def heading(self, title: str) -> None:
         """A section heading on stdout (human mode only)."""
         if not self.json_mode:
+            from rich.text import Text
+
             self._out.print()
-            self._out.rule(title, align="left", characters="=")
+            self._out.rule(Text(title, style="bold"), align="left", characters="=")
 
     def line(self, text: str = "", *, style: str | None = None) -> None:
         """A plain line on stdout (human mode only); never parsed as markup."""
