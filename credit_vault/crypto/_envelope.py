@@ -39,11 +39,12 @@ _Blob = prim.BytesLike
 class DataKey(NoPickle):
     """A record version's 256-bit data key (a handle: the bytes never leave it)."""
 
-    __slots__ = ("_aead", "_key", "_record_id", "_version")
+    __slots__ = ("_aead", "_key", "_record_id", "_rid_part", "_version")
 
     _aead: tuple[_AeadFn, _AeadFn] | None
     _key: bytes
     _record_id: str
+    _rid_part: bytes  # u16be(len) || record_id, as it appears in associated data
     _version: int
 
     def __init__(self, *_args: object, **_kwargs: object) -> None:
@@ -52,17 +53,18 @@ class DataKey(NoPickle):
     @classmethod
     def _from_bytes(cls, record_id: str, version: int, key: bytes) -> DataKey:
         """Private: wrap raw key bytes in a handle (used by the envelope and by vector tests)."""
-        encode_record_id(record_id)
+        rid = encode_record_id(record_id)
         check_key_version(version)
         if not isinstance(key, bytes) or len(key) != _KEY:
             raise ValueError("a data key is 32 bytes")
-        return cls._make(record_id, version, key)
+        return cls._make(record_id, rid, version, key)
 
     @classmethod
-    def _make(cls, record_id: str, version: int, key: bytes) -> DataKey:
+    def _make(cls, record_id: str, rid_part: bytes, version: int, key: bytes) -> DataKey:
         """Private: :meth:`_from_bytes` for arguments the envelope has already checked."""
         self = object.__new__(cls)
         self._record_id = record_id
+        self._rid_part = rid_part
         self._version = version
         self._key = key
         self._aead = None
@@ -83,7 +85,7 @@ class DataKey(NoPickle):
         methods = self._aead
         if methods is None:
             # Two threads may race here; both build an equivalent object, one wins.
-            methods = self._aead = prim.AesGcm(self._key).bound_methods()
+            methods = self._aead = prim.aes_gcm_functions(self._key)
         return methods
 
     def __repr__(self) -> str:
@@ -107,7 +109,7 @@ class Envelope(NoPickle):
         raw = secret_bytes(_KEY + _NONCE)
         key = raw[:_KEY]
         wrapped = _wrap(self._keys._current_kek(), rid, key_version, key, raw[_KEY:])
-        return DataKey._make(record_id, key_version, key), wrapped
+        return DataKey._make(record_id, rid, key_version, key), wrapped
 
     def new_data_keys(self, items: Sequence[tuple[str, int]]) -> list[tuple[DataKey, bytes]]:
         """:meth:`new_data_key` for many records, with one OS randomness read for all of them.
@@ -123,7 +125,7 @@ class Envelope(NoPickle):
             at = i * step
             key = raw[at : at + _KEY]
             wrapped = _wrap(kek, rid, version, key, raw[at + _KEY : at + step])
-            out.append((DataKey._make(record_id, version, key), wrapped))
+            out.append((DataKey._make(record_id, rid, version, key), wrapped))
         return out
 
     def unwrap(self, record_id: str, key_version: int, wrapped: _Blob) -> DataKey:
@@ -140,7 +142,7 @@ class Envelope(NoPickle):
             key = kek.aead.decrypt(nonce, body, _wrap_ad(kek, rid, key_version))
         except IntegrityError:
             raise IntegrityError(_WRAP_FAILED) from None
-        return DataKey._make(record_id, key_version, key)
+        return DataKey._make(record_id, rid, key_version, key)
 
     def rewrap(self, record_id: str, key_version: int, wrapped: _Blob) -> bytes:
         """``wrapped`` re-wrapped under the current KEK (returned unchanged if already current).

@@ -7,9 +7,11 @@ Field ciphertext, version 1 (``docs/crypto.md``)::
          | u16be len(field) | field (UTF-8) | u32be key_version
 
 The hot path is kept thin on purpose (the ingest budget is a few microseconds
-per record): the header and the AD of each (record, field) pair are computed
-once per cipher, nonces come from the buffered source in :mod:`._random`, and
-the AES-GCM object is built once per data key.
+per record). The AD is split as ``prefix || suffix``: the prefix (label and
+record id) is built once per cipher from its data key, the suffix (field name
+and key version) once per process for each (version, field) pair. Nonces come
+from the pool in :mod:`._random`, and the AES-GCM object is built once per data
+key.
 """
 
 from __future__ import annotations
@@ -27,108 +29,135 @@ from credit_vault.crypto._format import (
 from credit_vault.crypto._primitives import (
     AEAD_FAILURES,
     AEAD_NONCE_BYTES,
-    AEAD_TAG_BYTES,
     BytesLike,
 )
-from credit_vault.crypto._random import nonce_bytes
+from credit_vault.crypto._random import next_nonce, nonce_bytes
 from credit_vault.errors import IntegrityError
 
 __all__ = ["FieldCipher"]
 
 _HEADER = 5  # version byte + u32 key_version
 _BODY = _HEADER + AEAD_NONCE_BYTES  # where the ciphertext starts
-_MIN_BLOB = _BODY + AEAD_TAG_BYTES  # an empty plaintext
 _FAILED = "field ciphertext failed authentication (wrong record, field, key or version, or altered)"
-_MAX_CACHED_FIELDS = 256
 
-# (record_id, AD prefix for that record, {field: full AD}); replaced whole, never
-# mutated except by adding a field's AD, so concurrent threads stay consistent.
-_Cache = tuple[str | None, bytes, dict[str, bytes]]
+# {key_version: {field: u16be(len) || field || u32be(key_version)}}. Field names
+# come from a small schema and versions are few, so both levels stay small; the
+# caps only guard against callers that invent names or versions without bound.
+# Readers and writers rely on dict get/set being atomic.
+_SUFFIXES: dict[int, dict[str, bytes]] = {}
+_MAX_VERSIONS = 64
+_MAX_FIELDS = 4096
+
+
+def _suffixes_for(version: int) -> dict[str, bytes]:
+    table = _SUFFIXES.get(version)
+    if table is None:
+        if len(_SUFFIXES) >= _MAX_VERSIONS:
+            _SUFFIXES.clear()
+        table = _SUFFIXES.setdefault(version, {})
+    return table
 
 
 class FieldCipher(NoPickle):
     """Encrypts and decrypts the fields of one record version under its :class:`DataKey`."""
 
-    __slots__ = ("_cache", "_data_key", "_decrypt", "_encrypt", "_header", "_version_tail")
-
-    _cache: _Cache
+    __slots__ = (
+        "_data_key",
+        "_decrypt",
+        "_encrypt",
+        "_header",
+        "_prefix",
+        "_record_id",
+        "_suffixes",
+        "_version_tail",
+    )
 
     def __init__(self, data_key: DataKey) -> None:
         if not isinstance(data_key, DataKey):
             raise TypeError("FieldCipher needs a DataKey (from Envelope)")
         self._data_key = data_key
         self._encrypt, self._decrypt = data_key._aead_methods()
-        tail = data_key.version.to_bytes(4, "big")
+        version = data_key._version
+        tail = version.to_bytes(4, "big")
         self._version_tail = tail
         self._header = bytes([FIELD_FORMAT_VERSION]) + tail
-        self._cache = (None, b"", {})
+        self._record_id = data_key._record_id
+        self._prefix = FIELD_AD_LABEL + data_key._rid_part
+        self._suffixes = _suffixes_for(version)
 
     def encrypt(self, record_id: str, field: str, plaintext: bytes) -> bytes:
         """The versioned ciphertext of ``plaintext`` for ``field`` of ``record_id``."""
-        cache = self._cache
-        if cache[0] != record_id:
-            cache = self._for_record(record_id)
-        ad = cache[2].get(field)
-        if ad is None:
-            ad = self._add_field(cache, field)
-        nonce = nonce_bytes(AEAD_NONCE_BYTES)
-        return self._header + nonce + self._encrypt(nonce, plaintext, ad)
+        prefix = self._prefix if record_id == self._record_id else self._other_prefix(record_id)
+        suffix = self._suffixes.get(field) or self._new_suffix(field)
+        nonce = next_nonce()
+        return self._header + nonce + self._encrypt(nonce, plaintext, prefix + suffix)
 
     def encrypt_many(self, record_id: str, items: Sequence[tuple[str, bytes]]) -> list[bytes]:
         """:meth:`encrypt` for several fields of one record, with one randomness read."""
-        cache = self._cache
-        if cache[0] != record_id:
-            cache = self._for_record(record_id)
-        ads = cache[2]
+        prefix = self._prefix if record_id == self._record_id else self._other_prefix(record_id)
+        suffixes = self._suffixes
         header = self._header
         encrypt = self._encrypt
         nonces = nonce_bytes(AEAD_NONCE_BYTES * len(items))
         out: list[bytes] = []
         at = 0
         for field, plaintext in items:
-            ad = ads.get(field)
-            if ad is None:
-                ad = self._add_field(cache, field)
+            suffix = suffixes.get(field) or self._new_suffix(field)
             nonce = nonces[at : at + AEAD_NONCE_BYTES]
             at += AEAD_NONCE_BYTES
-            out.append(header + nonce + encrypt(nonce, plaintext, ad))
+            out.append(header + nonce + encrypt(nonce, plaintext, prefix + suffix))
         return out
 
     def decrypt(self, record_id: str, field: str, blob: BytesLike) -> bytes:
         """The plaintext of ``blob``; :class:`IntegrityError` on any failure, whatever its cause."""
-        cache = self._cache
-        if cache[0] != record_id:
-            cache = self._for_record(record_id)
-        ad = cache[2].get(field)
-        if ad is None:
-            ad = self._add_field(cache, field)
-        # A blob too short to hold nonce and tag must not reach AES-GCM, which
-        # accepts nonces shorter than 12 bytes.
-        if blob[:_HEADER] == self._header and len(blob) >= _MIN_BLOB:
+        prefix = self._prefix if record_id == self._record_id else self._other_prefix(record_id)
+        suffix = self._suffixes.get(field) or self._new_suffix(field)
+        # No length check is needed: a blob shorter than header + nonce + tag
+        # leaves fewer than 16 bytes after the nonce, which never authenticates.
+        if blob[:_HEADER] == self._header:
             try:
-                return self._decrypt(blob[_HEADER:_BODY], blob[_BODY:], ad)
+                return self._decrypt(blob[_HEADER:_BODY], blob[_BODY:], prefix + suffix)
             except AEAD_FAILURES:
                 pass
         elif not isinstance(blob, bytes | bytearray | memoryview):
             raise TypeError("a field ciphertext is bytes")
         raise IntegrityError(_FAILED)
 
+    def decrypt_many(self, record_id: str, items: Sequence[tuple[str, BytesLike]]) -> list[bytes]:
+        """:meth:`decrypt` for several fields of one record; fails whole on the first bad blob."""
+        prefix = self._prefix if record_id == self._record_id else self._other_prefix(record_id)
+        suffixes = self._suffixes
+        header = self._header
+        decrypt = self._decrypt
+        out: list[bytes] = []
+        for field, blob in items:
+            suffix = suffixes.get(field) or self._new_suffix(field)
+            if blob[:_HEADER] == header:
+                try:
+                    out.append(decrypt(blob[_HEADER:_BODY], blob[_BODY:], prefix + suffix))
+                    continue
+                except AEAD_FAILURES:
+                    pass
+            elif not isinstance(blob, bytes | bytearray | memoryview):
+                raise TypeError("a field ciphertext is bytes")
+            raise IntegrityError(_FAILED)
+        return out
+
     @property
     def data_key(self) -> DataKey:
         """The data key this cipher uses."""
         return self._data_key
 
-    def _for_record(self, record_id: str) -> _Cache:
-        cache: _Cache = (record_id, FIELD_AD_LABEL + encode_record_id(record_id), {})
-        self._cache = cache
-        return cache
+    @staticmethod
+    def _other_prefix(record_id: str) -> bytes:
+        # A record id other than the data key's own: validated and encoded per call.
+        return FIELD_AD_LABEL + encode_record_id(record_id)
 
-    def _add_field(self, cache: _Cache, field: str) -> bytes:
-        ad = cache[1] + encode_field(field) + self._version_tail
-        ads = cache[2]
-        if len(ads) < _MAX_CACHED_FIELDS:
-            ads[field] = ad
-        return ad
+    def _new_suffix(self, field: str) -> bytes:
+        suffix = encode_field(field) + self._version_tail
+        if len(self._suffixes) < _MAX_FIELDS:
+            self._suffixes[field] = suffix
+        return suffix
 
     def _encrypt_with_nonce(
         self, record_id: str, field: str, plaintext: bytes, nonce: bytes

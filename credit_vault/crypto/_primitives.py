@@ -45,6 +45,7 @@ __all__ = [
     "AesGcm",
     "BytesLike",
     "Ed25519Signer",
+    "aes_gcm_functions",
     "argon2id",
     "ed25519_public_key",
     "ed25519_sign",
@@ -132,6 +133,18 @@ class Ed25519Signer:
 
     def __repr__(self) -> str:
         return "Ed25519Signer(<key hidden>)"
+
+
+def aes_gcm_functions(key: bytes) -> tuple[AeadFunction, AeadFunction]:
+    """The raw ``(encrypt, decrypt)`` of a new AES-256-GCM key, without a wrapper object.
+
+    For hot paths that build one object per data key; ``decrypt`` raises one of
+    :data:`AEAD_FAILURES`, which the caller must turn into :class:`IntegrityError`.
+    """
+    if len(key) != AEAD_KEY_BYTES:
+        raise ValueError("AES-256-GCM needs a 32-byte key")
+    aead = AESGCM(key)
+    return aead.encrypt, aead.decrypt
 
 
 def hkdf_sha256(key: bytes, *, info: bytes, length: int = 32, salt: bytes | None = None) -> bytes:

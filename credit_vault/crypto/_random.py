@@ -21,22 +21,47 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["nonce_bytes", "secret_bytes"]
+__all__ = ["next_nonce", "nonce_bytes", "secret_bytes"]
 
 # Large enough that the refill cost is amortised over ~340 nonces, small enough
 # that a fork or a short-lived process wastes little entropy.
 _CHUNK = 4096
+_NONCE = 12
+_POOL_NONCES = 340  # one 4,080-byte read per refill
 
 
 class _NonceBuffer:
-    """A locked byte buffer refilled from the operating system's CSPRNG."""
+    """A locked byte buffer refilled from the operating system's CSPRNG.
 
-    __slots__ = ("_buf", "_lock", "_pos")
+    Single 12-byte nonces, the hot path, come from ``_pool``: a list of nonces
+    cut from one ``os.urandom`` read. ``list.pop`` is atomic (CPython documents
+    it as thread-safe; free-threaded builds lock the list), so two threads never
+    pop the same nonce and the fast path needs no Python-level lock; refills
+    take the lock and install a new list, never touching the old one.
+    """
+
+    __slots__ = ("_buf", "_lock", "_pool", "_pos")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._buf = b""
         self._pos = 0
+        self._pool: list[bytes] = []
+
+    def nonce(self) -> bytes:
+        """One fresh 12-byte nonce."""
+        try:
+            return self._pool.pop()
+        except IndexError:
+            return self._refill_pool()
+
+    def _refill_pool(self) -> bytes:
+        with self._lock:
+            raw = os.urandom(_POOL_NONCES * _NONCE)
+            pool = [raw[i : i + _NONCE] for i in range(0, len(raw), _NONCE)]
+            nonce = pool.pop()
+            self._pool = pool
+            return nonce
 
     def read(self, n: int) -> bytes:
         """``n`` fresh random bytes, never handed out before in this process."""
@@ -60,6 +85,7 @@ class _NonceBuffer:
         self._lock = threading.Lock()
         self._buf = b""
         self._pos = 0
+        self._pool = []
 
 
 _BUFFER = _NonceBuffer()
@@ -67,6 +93,9 @@ os.register_at_fork(after_in_child=_BUFFER.reset_after_fork)
 
 #: ``n`` random bytes for nonces (buffered; never for keys).
 nonce_bytes = _BUFFER.read
+
+#: One fresh 12-byte AES-GCM nonce (the fast path).
+next_nonce = _BUFFER.nonce
 
 #: ``n`` random bytes for key material, straight from the OS CSPRNG (unbuffered).
 secret_bytes = os.urandom

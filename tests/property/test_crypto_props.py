@@ -79,6 +79,8 @@ def test_encrypt_many_round_trip(key: bytes, rid: str, items: list[tuple[str, by
         pt for _, pt in items
     ]
     assert len({b[5:17] for b in blobs}) == len(blobs)
+    pairs = [(f, b) for (f, _), b in zip(items, blobs, strict=True)]
+    assert c.decrypt_many(rid, pairs) == [pt for _, pt in items]
 
 
 @SETTINGS

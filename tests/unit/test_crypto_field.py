@@ -61,6 +61,27 @@ def test_encrypt_many_matches_decrypt(cipher: FieldCipher) -> None:
     assert cipher.encrypt_many(RID, []) == []
 
 
+def test_decrypt_many(cipher: FieldCipher) -> None:
+    items = [("name", b"a"), ("address", "上海".encode()), ("note", b"")]
+    blobs = cipher.encrypt_many(RID, items)
+    pairs = [(f, b) for (f, _), b in zip(items, blobs, strict=True)]
+    assert cipher.decrypt_many(RID, pairs) == [pt for _, pt in items]
+    assert cipher.decrypt_many(RID, []) == []
+    # one bad blob anywhere fails the whole call, opaquely
+    for bad in range(3):
+        broken = list(pairs)
+        broken[bad] = (broken[bad][0], broken[bad][1][:-1])
+        with pytest.raises(IntegrityError):
+            cipher.decrypt_many(RID, broken)
+    swapped = [(pairs[1][0], pairs[0][1]), pairs[1]]
+    with pytest.raises(IntegrityError):
+        cipher.decrypt_many(RID, swapped)
+    with pytest.raises(IntegrityError):
+        cipher.decrypt_many(RID + "X", pairs)
+    with pytest.raises(TypeError):
+        cipher.decrypt_many(RID, [("name", "text")])  # type: ignore[list-item]
+
+
 def test_one_cipher_serves_several_records(cipher: FieldCipher) -> None:
     a = cipher.encrypt("r_a", "name", b"A")
     b = cipher.encrypt("r_b", "name", b"B")
