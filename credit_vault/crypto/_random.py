@@ -5,7 +5,9 @@ feeds, so nonces come from a buffer refilled in large ``os.urandom`` reads.
 
 Two rules keep the buffer safe:
 
-* A lock guards the buffer, so two threads never receive the same bytes.
+* Two threads never receive the same bytes: batch reads take a lock, and
+  single nonces are popped from a list (an atomic operation) that only a locked
+  refill replaces.
 * :func:`os.register_at_fork` drops the buffered bytes in a forked child, so a
   child never hands out the nonces its parent is about to use. (A child created
   by a raw ``fork()`` from C code, bypassing :func:`os.fork`, is not covered;

@@ -28,13 +28,23 @@ def test_consecutive_reads_do_not_overlap() -> None:
     assert len(set(seen)) == len(seen)
 
 
-def test_threads_never_receive_the_same_bytes() -> None:
+def test_pool_nonces_are_twelve_bytes_and_distinct() -> None:
+    seen = [_random.next_nonce() for _ in range(5_000)]  # several refills
+    assert {len(n) for n in seen} == {NONCE}
+    assert len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize("source", ["pool", "buffer"])
+def test_threads_never_receive_the_same_bytes(source: str) -> None:
     results: list[list[bytes]] = [[] for _ in range(4)]
     barrier = threading.Barrier(4)
 
+    def draw() -> bytes:
+        return _random.next_nonce() if source == "pool" else _random.nonce_bytes(NONCE)
+
     def work(slot: int) -> None:
         barrier.wait()
-        results[slot].extend(_random.nonce_bytes(NONCE) for _ in range(5_000))
+        results[slot].extend(draw() for _ in range(5_000))
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:
@@ -87,27 +97,29 @@ def test_without_the_fork_hook_the_child_would_repeat() -> None:
     # parent's bytes, which is exactly what the registered hook prevents.
     buffer = _random._NonceBuffer()
     buffer.read(NONCE)
+    buffer.nonce()
     read_end, write_end = os.pipe()
     pid = _fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(read_end)
-            os.write(write_end, buffer.read(NONCE * 10))
+            os.write(write_end, buffer.read(NONCE * 10) + buffer.nonce())
         finally:
             os._exit(0)
     os.close(write_end)
-    parent = buffer.read(NONCE * 10)
+    parent = buffer.read(NONCE * 10) + buffer.nonce()
     received = os.read(read_end, 1024)
     os.close(read_end)
     os.waitpid(pid, 0)
     assert received == parent
     buffer.reset_after_fork()
-    assert buffer.read(NONCE * 10) != parent
+    assert buffer.read(NONCE * 10) + buffer.nonce() != parent
 
 
 def test_key_material_is_not_buffered() -> None:
     # Keys come straight from os.urandom: generating key sets leaves the nonce
     # buffer's position where it was.
-    before = _random._BUFFER._pos, _random._BUFFER._buf
+    state = _random._BUFFER
+    before = state._pos, state._buf, list(state._pool)
     KeySet.generate()
-    assert (_random._BUFFER._pos, _random._BUFFER._buf) == before
+    assert (state._pos, state._buf, list(state._pool)) == before
