@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
 
 from credit_vault.audit._canonical import parse_canonical
 from credit_vault.audit._merkle import CompactRange, leaf_hash
@@ -48,6 +49,12 @@ class VaultAudit:
 
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
+
+    def _before_append(self, conn: Connection) -> None:
+        """Called inside every transaction just before an entry is appended (heartbeats)."""
+
+    def _after_append(self, conn: Connection, seq: int) -> None:
+        """Called inside every transaction just after an entry is appended (checkpoints)."""
 
     def head(self) -> audit_repo.Head:
         """The log's current size and root."""

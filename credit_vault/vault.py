@@ -228,15 +228,19 @@ class Vault:
         """Write one entry in its own transaction (denials, failures)."""
         try:
             with self._tx() as conn:
-                return audit_repo.append(conn, entry, self._now)
+                return self._append(conn, entry)
         except StorageError:
             raise AuditWriteFailed() from None
 
     def _append(self, conn: Connection, entry: AccessEntry) -> int:
+        """Append ``entry`` as the last step of the caller's transaction; return its seq."""
         try:
-            return audit_repo.append(conn, entry, self._now)
+            self.audit._before_append(conn)
+            seq = audit_repo.append(conn, entry, self._now)
+            self.audit._after_append(conn, seq)
         except SQLAlchemyError:
             raise AuditWriteFailed() from None
+        return seq
 
     def _entry(
         self,
@@ -270,6 +274,13 @@ class Vault:
             reason=reason,
             request_id=clean(request_id, 64),
         )
+
+    def _subject_cipher(self, srow: Any) -> FieldCipher:
+        """The field cipher of a subject row (identity, name, statements)."""
+        if srow.wrapped_key is None:
+            raise IntegrityError
+        dk = self._envelope.unwrap(srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key))
+        return FieldCipher(dk)
 
     @staticmethod
     def _check_actor(actor: object) -> Actor:
@@ -661,6 +672,7 @@ class Vault:
                 disclosed_fields: set[str] = set()
                 subject_name: str | None = None
                 rows: Sequence[Any] = []
+                subject_cipher: FieldCipher | None = None
                 if srow is not None:
                     rows = conn.execute(
                         select(_R)
@@ -695,6 +707,15 @@ class Vault:
                         for n in show:
                             facts[n] = _fields.decode_value(fc.decrypt(row.id, n, cts[n]))
                     disclosed_fields.update(show)
+                    statement: str | None = None
+                    if row.statement_ct is not None and srow is not None:
+                        # Z2: the subject's statement travels with the record.
+                        if subject_cipher is None:
+                            subject_cipher = self._subject_cipher(srow)
+                        statement = subject_cipher.decrypt(
+                            srow.id, f"statement:{row.id}", bytes(row.statement_ct)
+                        ).decode("utf-8")
+                        disclosed_fields.add("statement")
                     out.append(
                         DisclosedRecord(
                             record_id=row.id,
@@ -713,6 +734,7 @@ class Vault:
                             facts=facts,
                             withheld_fields=tuple(n for n in stored if n not in facts),
                             disputed=bool(row.disputed),
+                            statement=statement,
                         )
                     )
                 if (
@@ -720,14 +742,11 @@ class Vault:
                     and srow.name_ct is not None
                     and _may_see_name(decision, self.catalog)
                 ):
-                    dk = self._envelope.unwrap(
-                        srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key)
-                    )
-                    subject_name = (
-                        FieldCipher(dk)
-                        .decrypt(srow.id, "name", bytes(srow.name_ct))
-                        .decode("utf-8")
-                    )
+                    if subject_cipher is None:
+                        subject_cipher = self._subject_cipher(srow)
+                    subject_name = subject_cipher.decrypt(
+                        srow.id, "name", bytes(srow.name_ct)
+                    ).decode("utf-8")
                     disclosed_fields.add("subject.name")
                 seq = self._append(
                     conn,
@@ -767,6 +786,12 @@ class Vault:
             as_of=now,
             subject_name=subject_name,
         )
+
+    # region lifecycle (credit_vault/_lifecycle.py; issue 5)
+    # endregion lifecycle
+
+    # region workflows (credit_vault/_workflows.py; issue 6)
+    # endregion workflows
 
 
 def _may_see_name(decision: AccessDecision, catalog: Catalog) -> bool:

@@ -18,6 +18,7 @@ last commits if the machine or the database server crashes.
 from __future__ import annotations
 
 import functools
+import os
 from importlib import resources
 from typing import Any, Literal
 
@@ -93,6 +94,7 @@ def _create_engine(url: str, durability: Durability) -> Engine:
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        _create_private_file(parsed.database)
     elif backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
             raise ConfigurationError("use a postgresql+psycopg:// URL (psycopg 3)")
@@ -109,6 +111,24 @@ def _create_engine(url: str, durability: Durability) -> Engine:
         ) from None
     _configure(engine, durability)
     return engine
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (its -wal and -shm inherit the mode).
+
+    It holds only ciphertext and blind indexes, but category codes, dates and
+    source names are in clear; no reason to let other local users read them.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        # Let SQLite report a missing directory or permission problem itself.
+        return
+    os.close(fd)
 
 
 def _configure(engine: Engine, durability: Durability) -> None:

@@ -137,6 +137,13 @@ class Record(Base):
     repair_from: Mapped[date | None] = mapped_column(Date)
     purge_on: Mapped[date | None] = mapped_column(Date)
     disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The subject's statement (Z2), encrypted under the *subject's* data key with
+    # field name "statement:<record id>", so it survives corrections of the record.
+    statement_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Why disclosure ended or the record was purged (a reason code, never free text).
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    state_changed_at: Mapped[datetime | None] = mapped_column(_TS)
+    purged_at: Mapped[datetime | None] = mapped_column(_TS)
     kek_id: Mapped[str | None] = mapped_column(String(32))
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     fields: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 16:07:46.813824
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
@@ -105,6 +105,10 @@ def upgrade() -> None:
         sa.Column("repair_from", sa.Date(), nullable=True),
         sa.Column("purge_on", sa.Date(), nullable=True),
         sa.Column("disputed", sa.Boolean(), nullable=False),
+        sa.Column("statement_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("ended_reason", sa.String(length=32), nullable=True),
+        sa.Column("state_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("kek_id", sa.String(length=32), nullable=True),
         sa.Column("wrapped_key", sa.LargeBinary(), nullable=True),
         sa.Column("fields", sa.LargeBinary(), nullable=True),
