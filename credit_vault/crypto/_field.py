@@ -40,22 +40,20 @@ _HEADER = 5  # version byte + u32 key_version
 _BODY = _HEADER + AEAD_NONCE_BYTES  # where the ciphertext starts
 _FAILED = "field ciphertext failed authentication (wrong record, field, key or version, or altered)"
 
-# {key_version: {field: u16be(len) || field || u32be(key_version)}}. Field names
-# come from a small schema and versions are few, so both levels stay small; the
-# caps only guard against callers that invent names or versions without bound.
-# Readers and writers rely on dict get/set being atomic.
-_SUFFIXES: dict[int, dict[str, bytes]] = {}
+# {key_version: (header, {field: u16be(len) || field || u32be(key_version)})}.
+# Field names come from a small schema and versions are few, so both levels stay
+# small; the caps only guard against callers that invent names or versions
+# without bound. Readers and writers rely on dict get/set being atomic.
+_BY_VERSION: dict[int, tuple[bytes, dict[str, bytes]]] = {}
 _MAX_VERSIONS = 64
 _MAX_FIELDS = 4096
 
 
-def _suffixes_for(version: int) -> dict[str, bytes]:
-    table = _SUFFIXES.get(version)
-    if table is None:
-        if len(_SUFFIXES) >= _MAX_VERSIONS:
-            _SUFFIXES.clear()
-        table = _SUFFIXES.setdefault(version, {})
-    return table
+def _version_state(version: int) -> tuple[bytes, dict[str, bytes]]:
+    if len(_BY_VERSION) >= _MAX_VERSIONS:
+        _BY_VERSION.clear()
+    header = bytes([FIELD_FORMAT_VERSION]) + version.to_bytes(4, "big")
+    return _BY_VERSION.setdefault(version, (header, {}))
 
 
 class FieldCipher(NoPickle):
@@ -69,21 +67,18 @@ class FieldCipher(NoPickle):
         "_prefix",
         "_record_id",
         "_suffixes",
-        "_version_tail",
     )
 
     def __init__(self, data_key: DataKey) -> None:
         if not isinstance(data_key, DataKey):
             raise TypeError("FieldCipher needs a DataKey (from Envelope)")
         self._data_key = data_key
-        self._encrypt, self._decrypt = data_key._aead_methods()
-        version = data_key._version
-        tail = version.to_bytes(4, "big")
-        self._version_tail = tail
-        self._header = bytes([FIELD_FORMAT_VERSION]) + tail
+        self._encrypt, self._decrypt = data_key._aead or data_key._aead_methods()
+        self._header, self._suffixes = _BY_VERSION.get(data_key._version) or _version_state(
+            data_key._version
+        )
         self._record_id = data_key._record_id
         self._prefix = FIELD_AD_LABEL + data_key._rid_part
-        self._suffixes = _suffixes_for(version)
 
     def encrypt(self, record_id: str, field: str, plaintext: bytes) -> bytes:
         """The versioned ciphertext of ``plaintext`` for ``field`` of ``record_id``."""
@@ -154,7 +149,7 @@ class FieldCipher(NoPickle):
         return FIELD_AD_LABEL + encode_record_id(record_id)
 
     def _new_suffix(self, field: str) -> bytes:
-        suffix = encode_field(field) + self._version_tail
+        suffix = encode_field(field) + self._header[1:]
         if len(self._suffixes) < _MAX_FIELDS:
             self._suffixes[field] = suffix
         return suffix
@@ -165,7 +160,7 @@ class FieldCipher(NoPickle):
         """Private, for known-answer vectors only: encrypt with a caller-chosen nonce."""
         if len(nonce) != AEAD_NONCE_BYTES:
             raise ValueError("a nonce is 12 bytes")
-        ad = FIELD_AD_LABEL + encode_record_id(record_id) + encode_field(field) + self._version_tail
+        ad = FIELD_AD_LABEL + encode_record_id(record_id) + encode_field(field) + self._header[1:]
         return self._header + nonce + self._encrypt(nonce, plaintext, ad)
 
     def __repr__(self) -> str:
