@@ -166,6 +166,7 @@ class _Material:
 
     @classmethod
     def generate(cls) -> _Material:
+        """Fresh random material: ``kek-1``, a blind-index root and an Ed25519 seed."""
         raw = secret_bytes(96)
         return cls(
             keks=(("kek-1", raw[:32]),), current="kek-1", blind_root=raw[32:64], audit_seed=raw[64:]
@@ -179,6 +180,7 @@ class _Material:
         return _Material(keks, new_id, self.blind_root, self.audit_seed), new_id
 
     def to_json(self) -> bytes:
+        """The key-set file bytes (format ``credit_vault/key-set`` version 1)."""
         doc = {
             "format": KEY_SET_FORMAT,
             "version": KEY_SET_VERSION,
@@ -191,6 +193,7 @@ class _Material:
 
     @classmethod
     def from_json(cls, data: bytes) -> _Material:
+        """Parse key-set file bytes strictly; :class:`KeyFileError` naming the broken rule."""
         doc = _load_json(data)
         if doc.get("format") == SEALED_KEY_SET_FORMAT:
             _bad("it is a passphrase-sealed key set; open it with PassphraseKeyProvider")
@@ -649,6 +652,7 @@ class _Sealed:
 
     @classmethod
     def parse(cls, data: bytes) -> _Sealed:
+        """Parse sealed key-set file bytes strictly (nothing is decrypted here)."""
         doc = _load_json(data)
         if doc.get("format") == KEY_SET_FORMAT:
             _bad("it is an unsealed key set; open it with FileKeyProvider")
@@ -698,6 +702,7 @@ class _SealingKey(NoPickle):
 
     @classmethod
     def derive(cls, secret: bytes, params: Argon2Params, salt: bytes) -> _SealingKey:
+        """Run Argon2id over the passphrase (the slow step)."""
         key = prim.argon2id(
             secret,
             salt,
@@ -720,6 +725,7 @@ class _SealingKey(NoPickle):
         )
 
     def seal(self, plaintext: bytes) -> bytes:
+        """The sealed-file bytes for ``plaintext``, under a fresh nonce."""
         nonce = nonce_bytes(prim.AEAD_NONCE_BYTES)
         doc = {
             "format": SEALED_KEY_SET_FORMAT,
