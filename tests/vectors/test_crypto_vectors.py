@@ -71,7 +71,7 @@ def doc_field_ad(record_id: str, field: str, key_version: int) -> bytes:
     )
 
 
-def doc_field_blob(  # noqa: PLR0917 - one argument per field of the format
+def doc_field_blob(
     key: bytes, nonce: bytes, record_id: str, field: str, key_version: int, plaintext: bytes
 ) -> bytes:
     """Field ciphertext: 0x01 | u32 version | nonce | AES-256-GCM ciphertext and tag."""
@@ -105,7 +105,7 @@ def doc_dek_ad(kek_id: str, record_id: str, key_version: int) -> bytes:
     )
 
 
-def doc_dek_wrap(  # noqa: PLR0917 - one argument per field of the format
+def doc_dek_wrap(
     kek_id: str, kek: bytes, nonce: bytes, record_id: str, key_version: int, data_key: bytes
 ) -> bytes:
     """Wrapped data key: 0x01 | u8 len | kek_id | nonce | AES-256-GCM(kek, data_key)."""
