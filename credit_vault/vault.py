@@ -44,6 +44,7 @@ from credit_vault.errors import (
 from credit_vault.storage import audit_repo
 from credit_vault.storage.engine import Durability, Store, open_store
 from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
+from credit_vault.telemetry import Telemetry
 
 __all__ = ["Vault"]
 
@@ -88,6 +89,7 @@ class Vault:
     _pseudo: BlindIndex
     _name_index: BlindIndex
     _origin: str
+    _telemetry: Telemetry
 
     def __init__(self, *_args: object, **_kwargs: object) -> None:
         raise TypeError("use Vault.open(url, keys=...)")
@@ -107,6 +109,8 @@ class Vault:
         durability: Durability = "strict",
         timezone: str = "Asia/Shanghai",
         origin: str | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> Vault:
         """Open (creating or upgrading the schema if needed) a vault on SQLite or PostgreSQL.
 
@@ -115,6 +119,8 @@ class Vault:
         :class:`~credit_vault.crypto.KeyProvider`. The default catalogue and policy
         are those of DOMAIN.md; ``clock`` defaults to the system clock; dates are
         judged in ``timezone``. ``origin`` names the log in signed checkpoints.
+        ``tracer_provider`` / ``meter_provider`` are OpenTelemetry providers
+        (the global ones by default); spans never carry personal data.
         """
         if not hasattr(keys, "key_set"):
             raise ConfigurationError("keys must be a KeyProvider (e.g. FileKeyProvider)")
@@ -126,6 +132,7 @@ class Vault:
         store = open_store(url, engine=engine, durability=durability)
         self = object.__new__(cls)
         self._closed = False
+        self._telemetry = Telemetry(tracer_provider, meter_provider)
         self._store = store
         self._keys = key_set
         self._envelope = Envelope(key_set)
@@ -354,6 +361,20 @@ class Vault:
         self, actor: Actor, records: Sequence[RecordIn], *, request_id: str | None = None
     ) -> list[str]:
         """Validate, encrypt and store records in one transaction: all or nothing. One log entry."""
+        with self._telemetry.span(
+            "credit_vault.ingest",
+            operation="ingest",
+            role=getattr(actor, "role", ""),
+            batch_size=len(records),
+            dialect=self.dialect,
+        ):
+            ids = self._ingest_many(actor, records, request_id)
+        self._telemetry.count_records("ingest", len(ids))
+        return ids
+
+    def _ingest_many(
+        self, actor: Actor, records: Sequence[RecordIn], request_id: str | None
+    ) -> list[str]:
         actor = self._check_actor(actor)
         rid = request_id or uuid.uuid4().hex
         recs = list(records)
@@ -615,6 +636,27 @@ class Vault:
         commits in the same transaction as the read, and nothing is returned unless
         it committed.
         """
+        with self._telemetry.span(
+            "credit_vault.query",
+            operation="query",
+            role=getattr(actor, "role", ""),
+            purpose=purpose if self.policy.has_purpose(purpose) else "(unknown)",
+            dialect=self.dialect,
+        ) as span:
+            d = self._query(actor, purpose, subject, ticket, categories, request_id)
+            span.set_attribute("credit_vault.records", len(d.records))
+        self._telemetry.count_records("query", len(d.records))
+        return d
+
+    def _query(
+        self,
+        actor: Actor,
+        purpose: str,
+        subject: SubjectRef,
+        ticket: str | None,
+        categories: Sequence[str] | None,
+        request_id: str | None,
+    ) -> Disclosure:
         actor = self._check_actor(actor)
         if not isinstance(subject, SubjectRef):
             raise InvalidRecord("subject must be a SubjectRef")
