@@ -34,7 +34,8 @@ def test_every_error_is_exported_with_a_code_and_docstring() -> None:
     codes = set()
     for cls in errors:
         assert cls.__name__ in credit_vault.errors.__all__, cls
-        assert cls.__doc__ and len(cls.__doc__.strip().splitlines()) == 1, cls
+        assert cls.__doc__, cls
+        assert len(cls.__doc__.strip().splitlines()) == 1, cls
         assert cls.code not in codes, f"duplicate code {cls.code}"
         codes.add(cls.code)
         assert cls.__name__ in (credit_vault.errors.__doc__ or ""), (
