@@ -42,6 +42,7 @@ from credit_vault.errors import (
     UnknownCategory,
 )
 from credit_vault.storage import audit_repo
+from credit_vault.storage.bulk import insert_many
 from credit_vault.storage.engine import Durability, Store, open_store
 from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
 from credit_vault.telemetry import Telemetry
@@ -417,11 +418,11 @@ class Vault:
         keys = self._envelope.new_data_keys([(i, 1) for i in ids])
         rows: list[dict[str, Any]] = []
         subject_of: list[SubjectRef] = []
+        kek_id = self._keys.current_kek_id
+        encode = _fields.encode_value
         for rec_id, (dk, wrapped), (r, cat, win, facts) in zip(ids, keys, validated, strict=True):
             names = list(facts)
-            cts = FieldCipher(dk).encrypt_many(
-                rec_id, [(n, _fields.encode_value(facts[n])) for n in names]
-            )
+            cts = FieldCipher(dk).encrypt_many(rec_id, [(n, encode(v)) for n, v in facts.items()])
             rows.append(
                 {
                     "id": rec_id,
@@ -440,7 +441,7 @@ class Vault:
                     "repair_from": win.repair_from,
                     "purge_on": win.purge_on,
                     "disputed": False,
-                    "kek_id": self._keys.current_kek_id,
+                    "kek_id": kek_id,
                     "wrapped_key": wrapped,
                     "fields": _fields.pack(zip(names, cts, strict=True)),
                     "field_names": ",".join(names),
@@ -454,8 +455,9 @@ class Vault:
             sid_by_subject = self._ensure_subjects(conn, subject_of, now)
             for row, subj in zip(rows, subject_of, strict=True):
                 row["subject_id"] = sid_by_subject[subj]
-            conn.execute(insert(_R), rows)
-            pseudos = {self.pseudonym(s) for s in subject_of}
+            insert_many(conn, _R, rows)
+            distinct = set(subject_of)
+            pseudos = {self.pseudonym(next(iter(distinct)))} if len(distinct) == 1 else set()
             self._append(
                 conn,
                 self._entry(
@@ -613,7 +615,7 @@ class Vault:
                 for lk, s in new_subjects:
                     out[s] = won[lk]
             else:
-                conn.execute(insert(_S), rows)
+                insert_many(conn, _S, rows)
         return {s: out[s] for s in subjects}
 
     # ------------------------------------------------------------------ query

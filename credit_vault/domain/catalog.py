@@ -23,6 +23,7 @@ from credit_vault.domain.periods import Period
 from credit_vault.errors import InvalidCatalog, InvalidRecord, UnknownCategory
 
 __all__ = [
+    "DEFAULT_NEGATIVE_RETENTION",
     "FORBIDDEN_FIELD_TERMS",
     "TIERS",
     "Catalog",
@@ -75,6 +76,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _MAX_INTEGER = 2**53 - 1  # exact in JSON and in every language's doubles
 
+DEFAULT_NEGATIVE_RETENTION = Period(years=5)
+"""Retention of a negative category that states none: 5 years from the conduct's end (Z2, S3)."""
+
 
 def tier_rank(tier: str) -> int:
     """0 for public, 1 for restricted, 2 for confidential."""
@@ -116,6 +120,9 @@ class FieldSpec:
         """
         t = self.type
         if t == "string":
+            if type(value) is str and self.max_length is not None and len(value) <= self.max_length:
+                if "\x00" not in value:
+                    return value
             if not isinstance(value, str):
                 raise InvalidRecord(f"field '{self.name}' must be a string")
             if "\x00" in value:
@@ -193,6 +200,8 @@ class Category:
     retention: Period | None = None
     retention_from: Literal["conduct_end", "decided_on"] = "conduct_end"
     min_age: int | None = None
+    # None: mandatory for negative categories (Z2, S3), not for the others.
+    retention_mandatory: bool | None = None
     _by_name: Mapping[str, FieldSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -202,6 +211,13 @@ class Category:
     def disclosure_period(self) -> Period | None:
         """The default disclosure period, or None when the category is never disclosed publicly."""
         return self.disclosure if isinstance(self.disclosure, Period) else None
+
+    @property
+    def mandatory_retention(self) -> bool:
+        """Whether the law requires keeping records until their purge date (blocks erasure)."""
+        if self.retention_mandatory is not None:
+            return self.retention_mandatory
+        return self.polarity == "negative"
 
     @property
     def repairable(self) -> bool:
@@ -230,16 +246,18 @@ class Category:
             raise InvalidRecord("facts must be a mapping of field names to values")
         out: dict[str, Any] = {}
         for key, value in facts.items():
-            if not isinstance(key, str):
-                raise InvalidRecord("field names must be strings")
-            term = forbidden_field_term(key)
-            if term is not None:
-                raise InvalidRecord(
-                    f"field '{_safe(key)}' may not be collected: the law forbids collecting "
-                    f"'{term}' data (征信业管理条例 Art 14)"
-                )
             spec = self._by_name.get(key)
             if spec is None:
+                # Declared fields passed the Z1 check when the catalogue was loaded;
+                # only undeclared names need it (and get the more precise message).
+                if not isinstance(key, str):
+                    raise InvalidRecord("field names must be strings")
+                term = forbidden_field_term(key)
+                if term is not None:
+                    raise InvalidRecord(
+                        f"field '{_safe(key)}' may not be collected: the law forbids collecting "
+                        f"'{term}' data (征信业管理条例 Art 14)"
+                    )
                 raise InvalidRecord(f"category '{self.code}' has no field '{_safe(key)}'")
             if value is None:
                 if spec.required:
@@ -372,6 +390,7 @@ _CATEGORY_KEYS = frozenset(
         "repair_after",
         "retention",
         "retention_from",
+        "retention_mandatory",
         "min_age",
         "template",
         "fields",
@@ -483,6 +502,13 @@ def _category_from(
     retention_from = raw.get("retention_from", "conduct_end")
     if retention_from not in {"conduct_end", "decided_on"}:
         raise InvalidCatalog(f"{where}: retention_from must be conduct_end or decided_on")
+    retention = _period(raw.get("retention"), where, "retention")
+    if retention is None and polarity == "negative":
+        # Z2, S3: negative information is deleted five years after the conduct ended.
+        retention = DEFAULT_NEGATIVE_RETENTION
+    mandatory = raw.get("retention_mandatory")
+    if mandatory is not None and not isinstance(mandatory, bool):
+        raise InvalidCatalog(f"{where}: retention_mandatory must be true or false")
     min_age = raw.get("min_age")
     if min_age is not None and (not isinstance(min_age, int) or not 0 < min_age < 150):
         raise InvalidCatalog(f"{where}: min_age must be a whole number of years")
@@ -502,7 +528,8 @@ def _category_from(
         disclosure_starts=cast("Literal['decided_on', 'occurred_on']", starts),
         disclosure_max=disclosure_max,
         repair_after=_period(raw.get("repair_after"), where, "repair_after"),
-        retention=_period(raw.get("retention"), where, "retention"),
+        retention=retention,
         retention_from=cast("Literal['conduct_end', 'decided_on']", retention_from),
         min_age=min_age,
+        retention_mandatory=mandatory,
     )

@@ -8,6 +8,7 @@ same day a year later, and a period that would end on a day the month lacks
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,6 +56,7 @@ class Period:
         return self.years * 366 + self.months * 31 + self.days
 
 
+@functools.lru_cache(maxsize=8192)
 def add_period(start: date, period: Period) -> date:
     """Add whole years and months (clamping to the month's last day), then days."""
     month_index = start.month - 1 + period.months + 12 * period.years
