@@ -45,12 +45,12 @@ from sqlalchemy import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from credit_vault import Actor, RecordIn, SubjectRef, Vault  # noqa: E402
-from credit_vault._fields import decode_value, unpack  # noqa: E402
-from credit_vault.crypto import FieldCipher, FileKeyProvider  # noqa: E402
-from credit_vault.identifiers import CitizenId  # noqa: E402
-from credit_vault.storage.tables import Record, Subject  # noqa: E402
-from credit_vault.testing import FrozenClock  # noqa: E402
+from credit_vault import Actor, RecordIn, SubjectRef, Vault
+from credit_vault._fields import decode_value, unpack
+from credit_vault.crypto import FieldCipher, FileKeyProvider
+from credit_vault.identifiers import CitizenId
+from credit_vault.storage.tables import Record, Subject
+from credit_vault.testing import FrozenClock
 
 CATEGORY = "tax.major_violation"
 BASIS = "税收征收管理法"

@@ -120,9 +120,13 @@ class FieldSpec:
         """
         t = self.type
         if t == "string":
-            if type(value) is str and self.max_length is not None and len(value) <= self.max_length:
-                if "\x00" not in value:
-                    return value
+            if (
+                type(value) is str
+                and self.max_length is not None
+                and len(value) <= self.max_length
+                and "\x00" not in value
+            ):
+                return value
             if not isinstance(value, str):
                 raise InvalidRecord(f"field '{self.name}' must be a string")
             if "\x00" in value:
