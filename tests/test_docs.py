@@ -30,11 +30,13 @@ def test_readme_has_runnable_examples() -> None:
 def test_readme_quick_start_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = text.split("## Quick start", 1)[1].split("##", 1)[0]
-    assert 'python -m pip install . && credit-vault demo' in quick
+    assert "python -m pip install . && credit-vault demo" in quick
     assert 'python -m pip install -e ".[test]" && python -m pytest' in quick
 
 
 @pytest.mark.parametrize(("name", "code"), BLOCKS, ids=[n for n, _ in BLOCKS])
-def test_doc_block_runs(name: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doc_block_runs(
+    name: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, name, "exec"), {"__name__": "__doc_example__"})  # noqa: S102
