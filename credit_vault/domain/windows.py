@@ -3,32 +3,68 @@
 Whether a record may be disclosed is decided at read time from the vault's clock,
 so correctness never depends on a sweep having run. Dates are calendar dates in
 the vault's time zone; a window that ends on a date ends at the start of that date
-there (the end date is exclusive).
+there (the end date is exclusive). The same holds for the purge date: from the
+start of ``purge_on`` a record reaches no purpose at all, swept or not.
+
+The lifecycle of a record (``active`` → ``expired`` | ``repaired`` | ``revoked`` →
+``purged``) is a small state machine here; the sweep and the workflows only
+record its transitions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from credit_vault.domain.catalog import Category
 from credit_vault.domain.periods import add_period
-from credit_vault.errors import InvalidPeriodOverride, InvalidRecord
+from credit_vault.errors import InvalidPeriodOverride, InvalidRecord, InvalidTransition
 
 __all__ = [
     "DISCLOSURE_ENDED_STATES",
+    "LIVE_STATES",
+    "RECORD_STATES",
+    "TRANSITIONS",
     "RecordState",
     "Window",
+    "check_transition",
     "compute_window",
+    "effective_state",
+    "expiry_due",
     "is_visible",
     "local_date",
+    "purge_due",
+    "retention_running",
 ]
 
 RecordState = Literal["active", "expired", "repaired", "revoked", "purged"]
+RECORD_STATES: tuple[RecordState, ...] = ("active", "expired", "repaired", "revoked", "purged")
 # States in which a record never reaches a disclosure purpose again.
 DISCLOSURE_ENDED_STATES: frozenset[str] = frozenset({"repaired", "revoked", "purged"})
+# States whose record still holds its data key and ciphertexts.
+LIVE_STATES: tuple[RecordState, ...] = ("active", "expired", "repaired", "revoked")
+
+TRANSITIONS: dict[RecordState, frozenset[RecordState]] = {
+    "active": frozenset({"expired", "repaired", "revoked", "purged"}),
+    # A decision withdrawn after the window ended still turns the record into
+    # "revoked", and a repair can still be granted (it lifts measures too).
+    "expired": frozenset({"repaired", "revoked", "purged"}),
+    "repaired": frozenset({"revoked", "purged"}),
+    "revoked": frozenset({"purged"}),
+    "purged": frozenset(),
+}
+"""The lifecycle: which stored state may follow which. Nothing leaves ``purged``."""
+
+
+def check_transition(old: str, new: str) -> RecordState:
+    """Return ``new`` if the lifecycle allows ``old`` → ``new``; else raise InvalidTransition."""
+    if old not in TRANSITIONS or new not in TRANSITIONS:
+        raise InvalidTransition("record states are active, expired, repaired, revoked, purged")
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransition(f"a record cannot go from '{old}' to '{new}'")
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +159,12 @@ def is_visible(
     Disclosable-scope purposes see a record only while its window is open and its
     disclosure has not ended early (repair, revocation); consent-only categories
     reach them only under a consent purpose. Retained-scope purposes see every
-    record not yet purged.
+    record not yet purged. From the start of its purge date a record reaches no
+    purpose, whether or not a sweep has shredded it yet (Z2, S3).
     """
     if state == "purged":
+        return False
+    if window.purge_on is not None and today >= window.purge_on:
         return False
     if scope == "retained":
         return True
@@ -134,3 +173,45 @@ def is_visible(
     if window.mode == "consent_only":
         return consent_purpose and (window.purge_on is None or today < window.purge_on)
     return window.open_on(today)
+
+
+def effective_state(stored: str, window: Window, today: date) -> RecordState:
+    """The state a record is in today, whatever the sweep has recorded so far.
+
+    Repaired, revoked and purged are recorded facts. Between ``active`` and
+    ``expired`` the clock decides: a window that has ended makes the record expired
+    even before a sweep marks it, and a stored ``expired`` follows the clock too (so
+    a read never depends on when the sweep ran). Records of categories never
+    disclosed stay ``active`` (retained) until purged.
+    """
+    if stored in ("repaired", "revoked", "purged"):
+        return cast("RecordState", stored)
+    if window.mode == "period" and window.ends_on is not None and window.ends_on <= today:
+        return "expired"
+    if window.mode == "consent_only" and window.purge_on is not None and window.purge_on <= today:
+        return "expired"
+    return "active"
+
+
+def expiry_due(stored: str, window: Window, today: date) -> bool:
+    """Whether a sweep should record ``active`` → ``expired`` today."""
+    return stored == "active" and effective_state(stored, window, today) == "expired"
+
+
+def purge_due(stored: str, window: Window, today: date) -> bool:
+    """Whether a sweep should purge the record today (its retention is over)."""
+    return stored != "purged" and window.purge_on is not None and window.purge_on <= today
+
+
+def retention_running(category: Category | None, window: Window, stored: str, today: date) -> bool:
+    """Whether the law still requires keeping this record (so a subject's erasure is refused).
+
+    True while a category with mandatory retention (negative records by default,
+    Z2) has not reached its purge date; a record of a category no longer in the
+    catalogue counts as mandatory, since nothing shows that it is not.
+    """
+    if stored == "purged":
+        return False
+    if category is not None and not category.mandatory_retention:
+        return False
+    return window.purge_on is None or today < window.purge_on
