@@ -39,6 +39,7 @@ OPERATIONS: Mapping[str, int] = {
     "checkpoint": 99,
     "heartbeat": 99,
     "maintenance": 99,
+    "sweep": 99,
 }
 OUTCOMES = frozenset({"ok", "denied", "error"})
 
