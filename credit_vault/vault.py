@@ -24,6 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from credit_vault import _fields
 from credit_vault._audit_service import VaultAudit
+from credit_vault._lifecycle import (
+    ErasureReport,
+    Lifecycle,
+    ProgressCallback,
+    RecordStatus,
+    SweepReport,
+)
 from credit_vault.audit._entry import AccessEntry, clean
 from credit_vault.clock import Clock, SystemClock, utc_now
 from credit_vault.crypto import BlindIndex, Envelope, FieldCipher, KeyProvider, KeySet
@@ -150,6 +157,7 @@ class Vault:
             store.dispose()
             raise
         self.audit = VaultAudit(self)
+        self._lifecycle = Lifecycle(self)
         return self
 
     def _bind_meta(self, key_set: KeySet, origin: str | None) -> str:
@@ -832,6 +840,67 @@ class Vault:
         )
 
     # region lifecycle (credit_vault/_lifecycle.py; issue 5)
+
+    _lifecycle: Lifecycle
+
+    def record_status(
+        self, actor: Actor, record_id: str, *, request_id: str | None = None
+    ) -> RecordStatus:
+        """A record's lifecycle state, window dates and purge date, without decrypting facts.
+
+        ``.state`` is one of ``active``, ``expired``, ``repaired``, ``revoked``,
+        ``purged``, judged from the clock as reads judge it. Allowed for the admin
+        role, the record's source (its clerks), the subject themself, and roles the
+        policy grants the record's category for a non-aggregate purpose; every call
+        (and every refusal) is logged as ``status``. An unknown id raises
+        :class:`~credit_vault.errors.RecordNotFound`; a purged record answers with
+        ``state == "purged"`` (its tombstone), not an error.
+        """
+        return self._lifecycle.record_status(actor, record_id, request_id=request_id)
+
+    def sweep(
+        self,
+        actor: Actor,
+        *,
+        batch_size: int = 500,
+        progress: ProgressCallback | None = None,
+        request_id: str | None = None,
+    ) -> SweepReport:
+        """Purge records past retention and mark ended windows. Admin only; logged.
+
+        Purging crypto-shreds a record: its data keys (current and superseded
+        versions) and ciphertexts are deleted and a tombstone without personal data
+        stays. Works in batches of ``batch_size``, each its own transaction with one
+        log entry naming its records; idempotent, resumable, and safe to run from
+        several processes at once. ``progress`` is called with a
+        :class:`~credit_vault.SweepProgress` after each batch. Reads never depend
+        on it: windows and purge dates are judged on every read.
+        """
+        return self._lifecycle.sweep(
+            actor, batch_size=batch_size, progress=progress, request_id=request_id
+        )
+
+    def erase_subject(
+        self,
+        actor: Actor,
+        subject: SubjectRef,
+        *,
+        legal_basis: str,
+        request_id: str | None = None,
+    ) -> ErasureReport:
+        """Crypto-shred all of a subject's records and identity, where the law allows it.
+
+        Admin only; ``legal_basis`` names the law that allows it (e.g. PIPL Art 47).
+        Refused with :class:`~credit_vault.errors.PermissionDenied`, naming the
+        categories, while any record's retention is still mandatory (negative
+        records before their purge date, by default). Records become tombstones;
+        the subject row keeps no identifier, name, key or lookup index, so a later
+        record for the same person starts a new subject. Logged as ``erase``.
+        """
+        return self._lifecycle.erase_subject(
+            actor, subject, legal_basis=legal_basis, request_id=request_id
+        )
+
     # endregion lifecycle
 
     # region workflows (credit_vault/_workflows.py; issue 6)

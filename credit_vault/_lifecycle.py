@@ -1,0 +1,794 @@
+"""The disclosure lifecycle: record status, the sweep, and a subject's erasure.
+
+Correctness of reads never depends on this module: ``Vault.query`` judges every
+window and purge date from the clock (:mod:`credit_vault.domain.windows`). The
+sweep *records* what the clock already decided (``active`` → ``expired``) and
+makes retention real: a purged record loses its data keys and ciphertexts
+(crypto-shredding) and keeps a tombstone row without personal data.
+
+Concurrency: each batch is its own transaction that claims rows with a
+conditional ``UPDATE ... WHERE state = <old>`` (and, on PostgreSQL, ``SELECT ...
+FOR UPDATE SKIP LOCKED`` first), so several processes may sweep at once: no row
+changes state twice, and each transition appears in exactly one log entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from credit_vault import _fields
+from credit_vault.audit._entry import clean
+from credit_vault.crypto import FieldCipher
+from credit_vault.domain.catalog import Category
+from credit_vault.domain.models import Actor, SubjectRef
+from credit_vault.domain.windows import (
+    RecordState,
+    Window,
+    check_transition,
+    effective_state,
+    is_visible,
+    purge_due,
+    retention_running,
+)
+from credit_vault.errors import (
+    ConflictError,
+    InputError,
+    InvalidRecord,
+    NotFound,
+    PermissionDenied,
+    RecordNotFound,
+    RecordPurged,
+)
+from credit_vault.storage.tables import Record, RecordVersion, Subject
+
+if TYPE_CHECKING:
+    from credit_vault.vault import Vault
+
+__all__ = [
+    "ErasureReport",
+    "Lifecycle",
+    "RecordStatus",
+    "SweepProgress",
+    "SweepReport",
+    "decrypt_facts",
+    "live_record",
+]
+
+_R = cast("Table", Record.__table__)
+_V = cast("Table", RecordVersion.__table__)
+_S = cast("Table", Subject.__table__)
+
+MAX_BATCH = 10_000
+# Purge candidates are read in rounds of ids (then claimed batch by batch), so a
+# sweep walks the purge_on index about once per round instead of once per batch.
+_ROUND = 50_000
+
+# Reason codes kept on tombstones and in the log (never free text).
+REASON_WINDOW_ENDED = "window_ended"
+REASON_RETENTION = "retention"
+REASON_ERASURE = "erasure"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStatus:
+    """Where a record stands in its lifecycle today; no fact is decrypted to answer.
+
+    ``state`` is the state today, judged from the clock as reads judge it;
+    ``stored_state`` is what the sweep (or a workflow) has recorded so far, which
+    may lag (``active`` while ``state`` is already ``expired``). ``disclosable``
+    says whether a disclosure purpose could see the record today; ``purge_due``
+    that its retention is over and the next sweep shreds it.
+    """
+
+    record_id: str
+    category: str
+    source: str
+    state: RecordState
+    stored_state: RecordState
+    disclosable: bool
+    disclosure_mode: str
+    decided_on: date
+    disclosure_starts_on: date | None
+    disclosure_ends_on: date | None
+    repair_from: date | None
+    purge_on: date | None
+    purge_due: bool
+    version: int
+    ended_reason: str | None
+    state_changed_at: datetime | None
+    purged_at: datetime | None
+    as_of: date
+    access_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepProgress:
+    """Progress of a sweep, passed to the ``progress`` callback after each batch.
+
+    ``phase`` is ``"purge"`` or ``"expire"``; ``total`` is the number found due
+    when the phase started (other processes may take some of them).
+    """
+
+    phase: Literal["purge", "expire"]
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    """What one sweep did: records expired and purged (by this process), batches, log entries."""
+
+    today: date
+    expired: int
+    purged: int
+    batches: int
+    entries: tuple[int, ...]
+    wal_checkpointed: bool | None
+    access_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """A subject's erasure: the records shredded with it and the log entry that records it."""
+
+    subject_pseudonym: str
+    records: tuple[str, ...]
+    categories: tuple[str, ...]
+    erased_at: datetime
+    access_seq: int
+
+
+ProgressCallback = Callable[[SweepProgress], None]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def window_of(row: Any) -> Window:
+    """The window stored on a record row."""
+    return Window(
+        mode=row.disclosure_mode,
+        starts_on=row.disclosure_starts_on,
+        ends_on=row.disclosure_ends_on,
+        purge_on=row.purge_on,
+        repair_from=row.repair_from,
+    )
+
+
+def live_record(conn: Connection, record_id: str, *, for_update: bool = False) -> Any:
+    """The record row if its facts can still be read; RecordNotFound or RecordPurged otherwise.
+
+    For services that read one record's facts (objections, corrections): a
+    purged record has no data key left, so it is refused before any decryption.
+    """
+    stmt = select(_R).where(_R.c.id == record_id)
+    if for_update and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise RecordNotFound
+    if row.state == "purged" or row.wrapped_key is None or row.fields is None:
+        raise RecordPurged
+    return row
+
+
+def decrypt_facts(vault: Vault, row: Any, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Decrypt the current version's facts of a live record row (``names`` only, if given)."""
+    if row.state == "purged" or row.wrapped_key is None or row.fields is None:
+        raise RecordPurged
+    stored = [n for n in row.field_names.split(",") if n]
+    wanted = stored if names is None else [n for n in stored if n in set(names)]
+    if not wanted:
+        return {}
+    fc = FieldCipher(vault._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key)))
+    cts = _fields.unpack(bytes(row.fields), wanted)
+    return {n: _fields.decode_value(fc.decrypt(row.id, n, cts[n])) for n in wanted}
+
+
+def _shred(conn: Connection, ids: Sequence[str], *, reason: str, now: datetime) -> int:
+    """Crypto-shred records (and their superseded versions); return the rows changed.
+
+    The data keys and ciphertexts are set to NULL, so a copy of a ciphertext made
+    earlier is useless without its key. The row stays as a tombstone: category,
+    dates, source, legal basis, state ``purged`` and the reason.
+    """
+    if not ids:
+        return 0
+    changed = 0
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        res = conn.execute(
+            update(_R)
+            .where(_R.c.id.in_(chunk), _R.c.state != "purged")
+            .values(
+                state="purged",
+                kek_id=None,
+                wrapped_key=None,
+                fields=None,
+                field_names="",
+                statement_ct=None,
+                ended_reason=reason,
+                state_changed_at=now,
+                purged_at=now,
+                updated_at=now,
+            )
+        )
+        changed += res.rowcount
+        conn.execute(
+            update(_V)
+            .where(_V.c.record_id.in_(chunk))
+            .values(kek_id=None, wrapped_key=None, fields=None, field_names="")
+        )
+    return changed
+
+
+def _purge_candidates(today: date, limit: int) -> Select[Any]:
+    """Ids of records past retention, oldest first (walks the purge_on index)."""
+    return (
+        select(_R.c.id)
+        .where(_R.c.purge_on <= today, _R.c.state != "purged")
+        .order_by(_R.c.purge_on)
+        .limit(limit)
+    )
+
+
+def _expire_candidates(today: date, limit: int) -> Select[Any]:
+    """Active records whose window has ended and whose retention is not over yet.
+
+    Walks the (state, disclosure_ends_on) index; a record already due for purge
+    is left to the purge phase so that it makes one transition, not two.
+    """
+    return (
+        select(_R.c.id, _R.c.category)
+        .where(
+            _R.c.state == "active",
+            _R.c.disclosure_ends_on <= today,
+            or_(_R.c.purge_on.is_(None), _R.c.purge_on > today),
+        )
+        .order_by(_R.c.disclosure_ends_on)
+        .limit(limit)
+    )
+
+
+def _count(conn: Connection, stmt: Select[Any]) -> int:
+    inner = stmt.limit(None).order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+# --------------------------------------------------------------------------- service
+
+
+class Lifecycle:
+    """Record status, sweeps and erasure for one vault (used through the Vault's methods)."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    # ------------------------------------------------------------------ status
+
+    def _status_grant(self, actor: Actor, category: Category | None) -> bool:
+        """Whether a policy grant lets the actor's role see records of this category."""
+        if category is None:
+            return False
+        policy = self._vault.policy
+        for g in policy.grants:
+            if g.role != actor.role or not g.covers(category):
+                continue
+            # Aggregate purposes see counts only, never one record's metadata.
+            if policy.has_purpose(g.purpose) and policy.purpose(g.purpose).kind != "aggregate":
+                return True
+        return False
+
+    def _may_ask_status(self, actor: Actor) -> bool:
+        """A cheap role-level check before anything is read."""
+        if actor.role == "admin" or actor.subject is not None:
+            return True
+        if actor.role == "source_clerk" and actor.organisation:
+            return True
+        policy = self._vault.policy
+        return any(
+            g.role == actor.role
+            and policy.has_purpose(g.purpose)
+            and policy.purpose(g.purpose).kind != "aggregate"
+            for g in policy.grants
+        )
+
+    def record_status(
+        self, actor: Actor, record_id: str, *, request_id: str | None = None
+    ) -> RecordStatus:
+        """The lifecycle state, window and purge date of one record (see Vault.record_status)."""
+        v = self._vault
+        actor = v._check_actor(actor)
+        if not isinstance(record_id, str) or not record_id or len(record_id) > 64:
+            raise InvalidRecord("record_id must be a record id (1-64 characters)")
+        rid = request_id or uuid.uuid4().hex
+        shown_id = clean(record_id, 64)
+        if not self._may_ask_status(actor):
+            v._log_only(
+                v._entry(
+                    actor,
+                    "status",
+                    "denied",
+                    records=[shown_id],
+                    reason="role_not_granted",
+                    request_id=rid,
+                )
+            )
+            raise PermissionDenied(f"role '{clean(actor.role, 64)}' may not read record status")
+        today = v.today()
+        outcome: tuple[str, str, str, str] | None = None  # (outcome, reason, category, pseudonym)
+        status: RecordStatus | None = None
+        with v._tx() as conn:
+            row = conn.execute(
+                select(
+                    _R.c.id,
+                    _R.c.category,
+                    _R.c.source_code,
+                    _R.c.state,
+                    _R.c.version,
+                    _R.c.decided_on,
+                    _R.c.disclosure_mode,
+                    _R.c.disclosure_starts_on,
+                    _R.c.disclosure_ends_on,
+                    _R.c.repair_from,
+                    _R.c.purge_on,
+                    _R.c.ended_reason,
+                    _R.c.state_changed_at,
+                    _R.c.purged_at,
+                    _S.c.kind,
+                    _S.c.lookup,
+                    _S.c.pseudonym,
+                )
+                .join(_S, _S.c.id == _R.c.subject_id)
+                .where(_R.c.id == record_id)
+            ).first()
+            if row is None:
+                outcome = ("error", "record_not_found", "", "")
+            else:
+                cat = v.catalog.get(row.category) if row.category in v.catalog else None
+                reason = self._status_denial(actor, row, cat)
+                if reason is not None:
+                    outcome = ("denied", reason, row.category, row.pseudonym or "")
+                else:
+                    window = window_of(row)
+                    seq = v._append(
+                        conn,
+                        v._entry(
+                            actor,
+                            "status",
+                            "ok",
+                            subject=row.pseudonym or "",
+                            records=[row.id],
+                            categories=[row.category],
+                            request_id=rid,
+                        ),
+                    )
+                    status = RecordStatus(
+                        record_id=row.id,
+                        category=row.category,
+                        source=row.source_code,
+                        state=effective_state(row.state, window, today),
+                        stored_state=cast("RecordState", row.state),
+                        disclosable=is_visible(
+                            scope="disclosable",
+                            consent_purpose=False,
+                            state=row.state,
+                            window=window,
+                            today=today,
+                        ),
+                        disclosure_mode=row.disclosure_mode,
+                        decided_on=row.decided_on,
+                        disclosure_starts_on=row.disclosure_starts_on,
+                        disclosure_ends_on=row.disclosure_ends_on,
+                        repair_from=row.repair_from,
+                        purge_on=row.purge_on,
+                        purge_due=purge_due(row.state, window, today),
+                        version=row.version,
+                        ended_reason=row.ended_reason,
+                        state_changed_at=row.state_changed_at,
+                        purged_at=row.purged_at,
+                        as_of=today,
+                        access_seq=seq,
+                    )
+        if status is not None:
+            return status
+        assert outcome is not None  # noqa: S101 - either a status or an outcome was set
+        result, reason, category, pseudo = outcome
+        v._log_only(
+            v._entry(
+                actor,
+                "status",
+                result,
+                subject=pseudo,
+                records=[shown_id],
+                categories=[category] if category else [],
+                reason=reason,
+                request_id=rid,
+            )
+        )
+        if result == "error":
+            raise RecordNotFound
+        raise PermissionDenied("the policy does not let this actor read this record's status")
+
+    def _status_denial(self, actor: Actor, row: Any, cat: Category | None) -> str | None:
+        """None when the actor may read this record's status, else the reason code."""
+        v = self._vault
+        if actor.role == "admin":
+            return None
+        if actor.role == "source_clerk" and actor.organisation == row.source_code:
+            return None
+        if actor.subject is not None:
+            if actor.subject.kind == row.kind and bytes(row.lookup) == v._subject_lookup(
+                actor.subject
+            ):
+                return None
+            if actor.role == "subject":
+                return "not_self"
+        if self._status_grant(actor, cat):
+            return None
+        return "category_not_granted"
+
+    # ------------------------------------------------------------------ sweep
+
+    def sweep(
+        self,
+        actor: Actor,
+        *,
+        batch_size: int = 500,
+        progress: ProgressCallback | None = None,
+        request_id: str | None = None,
+    ) -> SweepReport:
+        """Purge records past retention, then mark ended windows (see Vault.sweep)."""
+        v = self._vault
+        actor = v._check_actor(actor)
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or not 1 <= batch_size <= MAX_BATCH
+        ):
+            raise InputError(f"batch_size must be a whole number from 1 to {MAX_BATCH}")
+        if progress is not None and not callable(progress):
+            raise InputError("progress must be a callable taking a SweepProgress")
+        rid = request_id or uuid.uuid4().hex
+        if actor.role != "admin":
+            v._log_only(v._entry(actor, "sweep", "denied", reason="role_not_admin", request_id=rid))
+            raise PermissionDenied("only the admin role runs the lifecycle sweep")
+        today = v.today()
+        entries: list[int] = []
+        purged, batches_p = self._purge_phase(actor, today, batch_size, progress, rid, entries)
+        expired, batches_e = self._expire_phase(actor, today, batch_size, progress, rid, entries)
+        checkpointed: bool | None = None
+        if v.dialect == "sqlite":
+            # Without a checkpoint the WAL keeps the pages as they were before the
+            # purge (wrapped data keys included) until SQLite reuses that space.
+            checkpointed = self._checkpoint() if purged else None
+        summary = v._entry(actor, "sweep", "ok", reason="sweep", request_id=rid)
+        summary = dataclasses.replace(
+            summary,
+            extra=(
+                ("expired", str(expired)),
+                ("purged", str(purged)),
+                ("today", today.isoformat()),
+            ),
+        )
+        seq = v._log_only(summary)
+        return SweepReport(
+            today=today,
+            expired=expired,
+            purged=purged,
+            batches=batches_p + batches_e,
+            entries=tuple(entries),
+            wal_checkpointed=checkpointed,
+            access_seq=seq,
+        )
+
+    def _purge_phase(
+        self,
+        actor: Actor,
+        today: date,
+        batch_size: int,
+        progress: ProgressCallback | None,
+        rid: str,
+        entries: list[int],
+    ) -> tuple[int, int]:
+        v = self._vault
+        pg = v.dialect == "postgresql"
+        total = 0
+        if progress is not None:
+            with v._tx() as conn:
+                total = _count(conn, _purge_candidates(today, 1))
+        done = batches = 0
+        seen: set[str] = set()
+        while True:
+            with v._tx() as conn:
+                round_ids = list(conn.execute(_purge_candidates(today, _ROUND)).scalars())
+            fresh = [i for i in round_ids if i not in seen]
+            if not fresh:
+                # Nothing due, or only rows another process holds right now.
+                break
+            seen.update(fresh)
+            for i in range(0, len(fresh), batch_size):
+                chunk = fresh[i : i + batch_size]
+                now = v._now()
+                with v._tx() as conn:
+                    claim = select(_R.c.id, _R.c.category, _R.c.state).where(
+                        _R.c.id.in_(chunk), _R.c.state != "purged", _R.c.purge_on <= today
+                    )
+                    if pg:
+                        claim = claim.with_for_update(skip_locked=True)
+                    rows = conn.execute(claim).all()
+                    if not rows:
+                        continue
+                    for r in rows:
+                        check_transition(r.state, "purged")
+                    ids = [r.id for r in rows]
+                    if _shred(conn, ids, reason=REASON_RETENTION, now=now) != len(ids):
+                        raise ConflictError("a record changed while it was being purged")
+                    entries.append(
+                        v._append(
+                            conn,
+                            v._entry(
+                                actor,
+                                "purge",
+                                "ok",
+                                records=ids,
+                                categories=sorted({r.category for r in rows}),
+                                reason=REASON_RETENTION,
+                                request_id=rid,
+                            ),
+                        )
+                    )
+                done += len(ids)
+                batches += 1
+                if progress is not None:
+                    progress(SweepProgress("purge", done, max(total, done)))
+            if len(round_ids) < _ROUND:
+                break
+        return done, batches
+
+    def _expire_phase(
+        self,
+        actor: Actor,
+        today: date,
+        batch_size: int,
+        progress: ProgressCallback | None,
+        rid: str,
+        entries: list[int],
+    ) -> tuple[int, int]:
+        v = self._vault
+        pg = v.dialect == "postgresql"
+        total = 0
+        if progress is not None:
+            with v._tx() as conn:
+                total = _count(conn, _expire_candidates(today, 1))
+        done = batches = 0
+        while True:
+            now = v._now()
+            with v._tx() as conn:
+                claim = _expire_candidates(today, batch_size)
+                if pg:
+                    claim = claim.with_for_update(skip_locked=True)
+                rows = conn.execute(claim).all()
+                if not rows:
+                    break
+                ids = [r.id for r in rows]
+                for _ in ids:
+                    check_transition("active", "expired")
+                res = conn.execute(
+                    update(_R)
+                    .where(_R.c.id.in_(ids), _R.c.state == "active")
+                    .values(
+                        state="expired",
+                        ended_reason=REASON_WINDOW_ENDED,
+                        state_changed_at=now,
+                        updated_at=now,
+                    )
+                )
+                if res.rowcount != len(ids):
+                    raise ConflictError("a record changed while its window was being closed")
+                entries.append(
+                    v._append(
+                        conn,
+                        v._entry(
+                            actor,
+                            "expire",
+                            "ok",
+                            records=ids,
+                            categories=sorted({r.category for r in rows}),
+                            reason=REASON_WINDOW_ENDED,
+                            request_id=rid,
+                        ),
+                    )
+                )
+            done += len(ids)
+            batches += 1
+            if progress is not None:
+                progress(SweepProgress("expire", done, max(total, done)))
+        return done, batches
+
+    def _checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it; False if readers held it."""
+        raw = self._vault._store.engine.raw_connection()
+        try:
+            driver = cast("sqlite3.Connection", raw.driver_connection)
+            row = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        finally:
+            raw.close()
+        return row is not None and row[0] == 0
+
+    # ------------------------------------------------------------------ erasure
+
+    def erase_subject(
+        self,
+        actor: Actor,
+        subject: SubjectRef,
+        *,
+        legal_basis: str,
+        request_id: str | None = None,
+    ) -> ErasureReport:
+        """Crypto-shred a subject's records and identity (see Vault.erase_subject)."""
+        v = self._vault
+        actor = v._check_actor(actor)
+        if not isinstance(subject, SubjectRef):
+            raise InvalidRecord("subject must be a SubjectRef")
+        if (
+            not isinstance(legal_basis, str)
+            or not legal_basis.strip()
+            or len(legal_basis) > 200
+            or not legal_basis.isprintable()
+        ):
+            raise InvalidRecord("legal_basis must name the law that allows the erasure (1-200)")
+        rid = request_id or uuid.uuid4().hex
+        pseudo = v.pseudonym(subject)
+        if actor.role != "admin":
+            v._log_only(
+                v._entry(
+                    actor,
+                    "erase",
+                    "denied",
+                    legal_basis=legal_basis,
+                    subject=pseudo,
+                    reason="role_not_admin",
+                    request_id=rid,
+                )
+            )
+            raise PermissionDenied("only the admin role erases a subject")
+        now = v._now()
+        today = v.today()
+        pg = v.dialect == "postgresql"
+        refused: list[str] | None = None
+        report: ErasureReport | None = None
+        with v._tx() as conn:
+            find = select(_S.c.id).where(
+                _S.c.lookup == v._subject_lookup(subject), _S.c.kind == subject.kind
+            )
+            if pg:
+                find = find.with_for_update()
+            srow = conn.execute(find).first()
+            if srow is not None:
+                sel = (
+                    select(
+                        _R.c.id,
+                        _R.c.category,
+                        _R.c.state,
+                        _R.c.disclosure_mode,
+                        _R.c.disclosure_starts_on,
+                        _R.c.disclosure_ends_on,
+                        _R.c.repair_from,
+                        _R.c.purge_on,
+                    )
+                    .where(_R.c.subject_id == srow.id)
+                    .order_by(_R.c.id)
+                )
+                if pg:
+                    sel = sel.with_for_update()
+                rows = conn.execute(sel).all()
+                blocking = sorted(
+                    {
+                        r.category
+                        for r in rows
+                        if retention_running(
+                            v.catalog.get(r.category) if r.category in v.catalog else None,
+                            window_of(r),
+                            r.state,
+                            today,
+                        )
+                    }
+                )
+                if blocking:
+                    refused = blocking
+                else:
+                    live = [r.id for r in rows if r.state != "purged"]
+                    for r in rows:
+                        if r.state != "purged":
+                            check_transition(r.state, "purged")
+                    if _shred(conn, live, reason=REASON_ERASURE, now=now) != len(live):
+                        raise ConflictError("a record changed while its subject was being erased")
+                    conn.execute(
+                        update(_S)
+                        .where(_S.c.id == srow.id)
+                        .values(
+                            # The lookup index is a keyed hash of the identifier: keeping
+                            # it would keep the person findable. A random value matches
+                            # nobody; a later ingest for the same person starts afresh.
+                            lookup=os.urandom(32),
+                            pseudonym="",
+                            kek_id=None,
+                            wrapped_key=None,
+                            identity_ct=None,
+                            name_ct=None,
+                            name_lookup=None,
+                            erased_at=now,
+                        )
+                    )
+                    cats = sorted({r.category for r in rows if r.state != "purged"})
+                    seq = v._append(
+                        conn,
+                        v._entry(
+                            actor,
+                            "erase",
+                            "ok",
+                            legal_basis=legal_basis,
+                            subject=pseudo,
+                            records=live,
+                            categories=cats,
+                            reason="subject_erasure",
+                            request_id=rid,
+                        ),
+                    )
+                    report = ErasureReport(
+                        subject_pseudonym=pseudo,
+                        records=tuple(live),
+                        categories=tuple(cats),
+                        erased_at=now,
+                        access_seq=seq,
+                    )
+        if report is not None:
+            if v.dialect == "sqlite":
+                self._checkpoint()
+            return report
+        if refused is not None:
+            v._log_only(
+                v._entry(
+                    actor,
+                    "erase",
+                    "denied",
+                    legal_basis=legal_basis,
+                    subject=pseudo,
+                    categories=refused,
+                    reason="retention_mandatory",
+                    request_id=rid,
+                )
+            )
+            raise PermissionDenied(
+                "erasure refused: the law still requires keeping records of "
+                f"{'category' if len(refused) == 1 else 'categories'} {', '.join(refused)} "
+                "until their purge date"
+            )
+        v._log_only(
+            v._entry(
+                actor,
+                "erase",
+                "error",
+                legal_basis=legal_basis,
+                subject=pseudo,
+                reason="subject_not_found",
+                request_id=rid,
+            )
+        )
+        raise NotFound("no subject with this identifier is stored (never ingested, or erased)")
