@@ -62,9 +62,7 @@ class PgSchema:
         self._admin.dispose()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema's URL (the run fails, not skips, when PostgreSQL is required)."""
+def _fresh_pg_schema() -> Iterator[str]:
     base = postgres_base_url()
     assert base is not None
     schema = PgSchema(base)
@@ -72,6 +70,12 @@ def pg_url() -> Iterator[str]:
         yield schema.url
     finally:
         schema.drop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL (the run fails, not skips, when PostgreSQL is required)."""
+    yield from _fresh_pg_schema()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -79,14 +83,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on a SQLite file and on a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'vault.db'}"
-        return
-    base = postgres_base_url()
-    assert base is not None
-    schema = PgSchema(base)
-    try:
-        yield schema.url
-    finally:
-        schema.drop()
+    else:
+        yield from _fresh_pg_schema()
 
 
 @pytest.fixture

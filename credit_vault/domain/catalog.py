@@ -9,16 +9,15 @@ be tested without a database.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from credit_vault.domain._toml import load_toml_file, load_toml_text, packaged_text
 from credit_vault.domain.periods import Period
 from credit_vault.errors import InvalidCatalog, InvalidRecord, UnknownCategory
 
@@ -338,30 +337,17 @@ class Catalog:
     @classmethod
     def default(cls) -> Catalog:
         """The Hubei-city profile of DOMAIN.md, shipped with the package."""
-        text = (
-            resources.files("credit_vault.data")
-            .joinpath("catalog_default.toml")
-            .read_text(encoding="utf-8")
-        )
-        return cls.from_toml(text)
+        return cls.from_toml(packaged_text("catalog_default.toml"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Catalog:
         """Load a catalogue from a TOML file (same shape as the default profile)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidCatalog(f"catalogue file cannot be read: {exc.strerror}") from None
-        return cls.from_toml(text)
+        return cls.from_dict(load_toml_file(path, InvalidCatalog, "catalogue"))
 
     @classmethod
     def from_toml(cls, text: str) -> Catalog:
         """Load a catalogue from TOML text."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidCatalog(f"catalogue is not valid TOML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml_text(text, InvalidCatalog, "catalogue"))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalog:

@@ -1,0 +1,34 @@
+"""Reading the TOML files a deployment configures (catalogue, policy), with typed errors."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from credit_vault.errors import InputError
+
+__all__ = ["load_toml_file", "load_toml_text", "packaged_text"]
+
+
+def packaged_text(name: str) -> str:
+    """A data file shipped in ``credit_vault/data``."""
+    return resources.files("credit_vault.data").joinpath(name).read_text(encoding="utf-8")
+
+
+def load_toml_text(text: str, error: type[InputError], what: str) -> dict[str, Any]:
+    """Parse TOML text; a syntax error becomes ``error`` naming ``what``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} is not valid TOML: {exc}") from None
+
+
+def load_toml_file(path: str | Path, error: type[InputError], what: str) -> dict[str, Any]:
+    """Read and parse a TOML file; unreadable files become ``error`` too."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{what} file cannot be read: {exc.strerror}") from None
+    return load_toml_text(text, error, what)
