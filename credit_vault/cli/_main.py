@@ -46,6 +46,7 @@ EXIT_CONFIG = 3
 COMMANDS: dict[str, str] = {
     "db": "credit_vault.cli._db:db",
     "demo": "credit_vault.cli._demo:demo",
+    "sweep": "credit_vault.cli._sweep:sweep",
 }
 """Subcommands: name -> ``"module:attribute"`` of a :class:`click.Command`."""
 
