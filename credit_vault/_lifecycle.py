@@ -78,6 +78,9 @@ REASON_WINDOW_ENDED = "window_ended"
 REASON_RETENTION = "retention"
 REASON_ERASURE = "erasure"
 
+# Purpose kinds whose grants also let a role read the status of a record it covers.
+_STATUS_KINDS = frozenset({"records", "metadata"})
+
 
 # --------------------------------------------------------------------------- results
 
@@ -287,8 +290,8 @@ class Lifecycle:
         for g in policy.grants:
             if g.role != actor.role or not g.covers(category):
                 continue
-            # Aggregate purposes see counts only, never one record's metadata.
-            if policy.has_purpose(g.purpose) and policy.purpose(g.purpose).kind != "aggregate":
+            # Answer and aggregate purposes never see one record, so not its status either.
+            if policy.has_purpose(g.purpose) and policy.purpose(g.purpose).kind in _STATUS_KINDS:
                 return True
         return False
 
@@ -302,7 +305,7 @@ class Lifecycle:
         return any(
             g.role == actor.role
             and policy.has_purpose(g.purpose)
-            and policy.purpose(g.purpose).kind != "aggregate"
+            and policy.purpose(g.purpose).kind in _STATUS_KINDS
             for g in policy.grants
         )
 
