@@ -158,6 +158,7 @@ class Vault:
             raise
         self.audit = VaultAudit(self)
         self._lifecycle = Lifecycle(self)
+        self._open_workflows()
         return self
 
     def _bind_meta(self, key_set: KeySet, origin: str | None) -> str:
@@ -749,6 +750,8 @@ class Vault:
                         today=today,
                     ):
                         continue
+                    if row.disputed and decision.purpose.restrict_disputed:
+                        continue  # GDPR Art 18: restricted while accuracy is contested
                     stored = [n for n in row.field_names.split(",") if n]
                     show = [n for n in stored if n in set(visible)]
                     facts: dict[str, Any] = {}
@@ -904,6 +907,52 @@ class Vault:
     # endregion lifecycle
 
     # region workflows (credit_vault/_workflows.py; issue 6)
+
+    import typing as _typing
+
+    if _typing.TYPE_CHECKING:
+        from credit_vault._workflows import (
+            Cases,
+            Events,
+            Objections,
+            RecordsAdmin,
+            Repairs,
+            Workflows,
+        )
+
+    _workflows: Workflows
+
+    def _open_workflows(self) -> None:
+        """Build the workflow services (called once by :meth:`open`)."""
+        from credit_vault._workflows import Workflows
+
+        self._workflows = Workflows(self)
+
+    @property
+    def objections(self) -> Objections:
+        """Objections (异议): file, decide (upheld / rejected / unresolved), withdraw, read."""
+        return self._workflows.objections
+
+    @property
+    def repairs(self) -> Repairs:
+        """Credit repair (信用修复): eligibility, apply, decide, withdraw, read."""
+        return self._workflows.repairs
+
+    @property
+    def records(self) -> RecordsAdmin:
+        """Corrections and revocations by the source; the subject's statements; history."""
+        return self._workflows.records
+
+    @property
+    def cases(self) -> Cases:
+        """Reconsideration and complaint cases, and the overdue report of every workflow."""
+        return self._workflows.cases
+
+    @property
+    def events(self) -> Events:
+        """The workflow events outbox (ids, types and states; never personal values)."""
+        return self._workflows.events
+
     # endregion workflows
 
 

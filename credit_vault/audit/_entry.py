@@ -33,6 +33,7 @@ OPERATIONS: Mapping[str, int] = {
     "repair": 2,
     "case": 2,
     "statement": 2,
+    "workflow_read": 1,
     "expire": 2,
     "purge": 7,
     "erase": 7,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from credit_vault.domain.catalog import TIERS, Category, Tier, tier_rank
+from credit_vault.domain.workflows import WorkflowSettings, parse_workflow_settings
 from credit_vault.errors import (
     ConsentRequired,
     InvalidPolicy,
@@ -51,6 +52,8 @@ class Purpose:
     consent: bool = False
     self_only: bool = False
     description: str = ""
+    # GDPR Art 18: withhold records while their accuracy is contested (open objection).
+    restrict_disputed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ class AccessDecision:
 class Policy:
     """Purposes, roles and grants, loaded from TOML; immutable."""
 
-    __slots__ = ("_grants", "_purposes", "_roles", "review")
+    __slots__ = ("_grants", "_purposes", "_roles", "review", "workflows")
 
     def __init__(
         self,
@@ -143,6 +146,7 @@ class Policy:
         grants: Iterable[Grant],
         *,
         review: ReviewThresholds | None = None,
+        workflows: WorkflowSettings | None = None,
     ) -> None:
         self._purposes = {p.name: p for p in purposes}
         self._roles = frozenset(roles)
@@ -154,6 +158,7 @@ class Policy:
                 raise InvalidPolicy(f"grant names unknown purpose '{g.purpose}'")
         self._grants = gs
         self.review = review or ReviewThresholds()
+        self.workflows = workflows if workflows is not None else WorkflowSettings()
 
     @property
     def purposes(self) -> tuple[Purpose, ...]:
@@ -314,7 +319,13 @@ class Policy:
         if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
             raise InvalidPolicy("roles must be a list of names")
         grants = [_grant_from(g) for g in data.get("grants", [])]
-        return cls(purposes, roles, grants, review=_review_from(data.get("review", {})))
+        return cls(
+            purposes,
+            roles,
+            grants,
+            review=_review_from(data.get("review", {})),
+            workflows=parse_workflow_settings(data.get("workflows", {})),
+        )
 
 
 def _short(text: str) -> str:
@@ -324,7 +335,14 @@ def _short(text: str) -> str:
 def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
         raise InvalidPolicy("purpose names must match [a-z][a-z0-9_]*")
-    unknown = set(raw) - {"description", "kind", "scope", "consent", "self_only"}
+    unknown = set(raw) - {
+        "description",
+        "kind",
+        "scope",
+        "consent",
+        "self_only",
+        "restrict_disputed",
+    }
     if unknown:
         raise InvalidPolicy(f"purpose '{name}': unknown keys {sorted(unknown)}")
     kind = raw.get("kind", "records")
@@ -342,6 +360,7 @@ def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
         consent=bool(raw.get("consent", False)),
         self_only=bool(raw.get("self_only", False)),
         description=str(raw.get("description", "")),
+        restrict_disputed=bool(raw.get("restrict_disputed", False)),
     )
 
 

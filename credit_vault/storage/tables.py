@@ -204,3 +204,140 @@ class AuditCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(_TS)
+
+
+# --- correction workflows (issue 6; migration 0002) ---------------------------------
+# Free text (reasons, evidence) is stored only as ciphertext under the subject's data
+# key, bound to the workflow object's id; states, dates, organisations and reason
+# codes are schema and stay in clear so deadlines can be reported without decrypting.
+
+
+class ObjectionRow(Base):
+    """An objection (异议) against a record, assigned to the organisation that decides it."""
+
+    __tablename__ = "cv_objections"
+    __table_args__ = (
+        Index("ix_cv_objections_org_state", "assigned_org", "state"),
+        Index("ix_cv_objections_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("cv_subjects.id"))
+    assigned_org: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    # The record id while the objection is open, else NULL: one open objection per
+    # record, enforced by the unique constraint on both SQLite and PostgreSQL.
+    open_record: Mapped[str | None] = mapped_column(String(40), unique=True)
+    record_version: Mapped[int] = mapped_column(Integer)
+    filed_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    deadline_rule: Mapped[str] = mapped_column(String(32))
+    filed_by: Mapped[str] = mapped_column(String(128))
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decision_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class RepairRow(Base):
+    """A credit-repair application (信用修复), decided by the listing organisation."""
+
+    __tablename__ = "cv_repairs"
+    __table_args__ = (
+        Index("ix_cv_repairs_org_state", "assigned_org", "state"),
+        Index("ix_cv_repairs_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("cv_subjects.id"))
+    assigned_org: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    open_record: Mapped[str | None] = mapped_column(String(40), unique=True)
+    applied_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    deadline_rule: Mapped[str] = mapped_column(String(32))
+    applied_by: Mapped[str] = mapped_column(String(128))
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    refile_after: Mapped[date | None] = mapped_column(Date)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    evidence_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decision_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class CaseRow(Base):
+    """A reconsideration or complaint case the vault tracks but does not decide."""
+
+    __tablename__ = "cv_cases"
+    __table_args__ = (
+        Index("ix_cv_cases_org_state", "assigned_org", "state"),
+        Index("ix_cv_cases_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("cv_subjects.id"))
+    assigned_org: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    opened_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    deadline_rule: Mapped[str] = mapped_column(String(32))
+    opened_by: Mapped[str] = mapped_column(String(128))
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    outcome_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class RecordChangeRow(Base):
+    """A correction, revocation, repair or statement of a record, with its reason code."""
+
+    __tablename__ = "cv_record_changes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    workflow_id: Mapped[str | None] = mapped_column(String(40))
+    actor_id: Mapped[str] = mapped_column(String(128))
+    actor_org: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(_TS)
+
+
+class EventRow(Base):
+    """The outbox: one event per workflow transition, keyed by its access-log sequence number."""
+
+    __tablename__ = "cv_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(_TS)
+    type: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str | None] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    deadline: Mapped[date | None] = mapped_column(Date)
