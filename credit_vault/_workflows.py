@@ -325,7 +325,14 @@ class Workflows:
 
     @contextmanager
     def write(
-        self, actor: Actor, op: str, *, subject: str, records: Sequence[str], request_id: str
+        self,
+        actor: Actor,
+        op: str,
+        *,
+        subject: str,
+        records: Sequence[str],
+        request_id: str,
+        object_id: str | None = None,
     ) -> Iterator[Connection]:
         """The write transaction; a lost race is logged (after the rollback) and re-raised."""
         try:
@@ -339,6 +346,7 @@ class Workflows:
                 reason="conflict",
                 subject=subject,
                 records=records,
+                object_id=object_id,
                 request_id=request_id,
             )
 
@@ -795,7 +803,12 @@ class Objections:
         today = v.today()
         now = v._now()
         with w.write(
-            actor, "objection", subject=subj.pseudonym, records=[rec.id], request_id=rid
+            actor,
+            "objection",
+            subject=subj.pseudonym,
+            records=[rec.id],
+            request_id=rid,
+            object_id=obj.id,
         ) as conn:
             w.conditional(
                 conn,
@@ -907,7 +920,12 @@ class Objections:
         )
         today, now = v.today(), v._now()
         with w.write(
-            actor, "objection", subject=subj.pseudonym, records=[rec.id], request_id=rid
+            actor,
+            "objection",
+            subject=subj.pseudonym,
+            records=[rec.id],
+            request_id=rid,
+            object_id=obj.id,
         ) as conn:
             w.conditional(
                 conn,
@@ -1299,7 +1317,12 @@ class Repairs:
         decision_ct = w.seal(subj, app.id, "repair.decision", text)
         state = "approved" if approve else "rejected"
         with w.write(
-            actor, "repair", subject=subj.pseudonym, records=[rec.id], request_id=rid
+            actor,
+            "repair",
+            subject=subj.pseudonym,
+            records=[rec.id],
+            request_id=rid,
+            object_id=app.id,
         ) as conn:
             w.conditional(
                 conn,
@@ -1405,7 +1428,12 @@ class Repairs:
         )
         today, now = v.today(), v._now()
         with w.write(
-            actor, "repair", subject=subj.pseudonym, records=[rec.id], request_id=rid
+            actor,
+            "repair",
+            subject=subj.pseudonym,
+            records=[rec.id],
+            request_id=rid,
+            object_id=app.id,
         ) as conn:
             w.conditional(
                 conn,
@@ -1806,7 +1834,12 @@ class RecordsAdmin:
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
             rows = conn.execute(
-                select(_CH).where(_CH.c.record_id == rec.id).order_by(_CH.c.at, _CH.c.id)
+                # Changes share the frozen clock's instant in tests and hosts' clocks differ:
+                # the access-log sequence of each change's event is the real order.
+                select(_CH)
+                .outerjoin(_EV, and_(_EV.c.object_id == _CH.c.id, _EV.c.kind == "record"))
+                .where(_CH.c.record_id == rec.id)
+                .order_by(_EV.c.seq, _CH.c.at, _CH.c.id)
             ).all()
         texts = w.subject_kind(actor, subj, consent, op="workflow_read", records=[rec.id]) or (
             actor.organisation == rec.source_code
@@ -2040,6 +2073,7 @@ class Cases:
             subject=subj.pseudonym,
             records=[row.record_id or ""],
             request_id=request_id,
+            object_id=row.id,
         ) as conn:
             w.conditional(
                 conn,

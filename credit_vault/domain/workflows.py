@@ -153,6 +153,8 @@ class StateMachine:
         lines = ["stateDiagram-v2"]
         for t in self.transitions:
             label = f"{t.action} ({'/'.join(sorted(t.by))})"
+            if t.reason_required:
+                label += " with reason"
             if t.starts:
                 label += f" starts {t.starts}"
             for s in sorted(t.sources, key=lambda x: "" if x is None else x):
