@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from credit_vault import Actor, Disclosure, SubjectRef, Vault
+from credit_vault.cli import _demo_workflows as _wf
 from credit_vault.cli._dataset import Dataset, load_dataset
 from credit_vault.cli._main import Output, fail
 from credit_vault.crypto import FileKeyProvider
@@ -538,6 +539,9 @@ STEPS: list[DemoStep] = [
         "joint_punishment", "5. (c) Joint punishment: serious records only", step_joint_punishment
     ),
     DemoStep("denials", "6. (d) Refused reads, each logged", step_denials),
+    DemoStep("objection_upheld", "Objection upheld, record corrected", _wf.step_objection_upheld),
+    DemoStep("objection_rejected", "Objection rejected, with reasons", _wf.step_objection_rejected),
+    DemoStep("repair", "Credit repair approved: disclosure ends early", _wf.step_repair_approved),
     # Later features (lifecycle, objections and repairs, audit export) go here.
     DemoStep("audit", "7. Access log: verify, checkpoint, summary", step_audit),
 ]
