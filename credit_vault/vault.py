@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from credit_vault import _fields
-from credit_vault._audit_service import VaultAudit
+from credit_vault._audit_service import CheckpointPublisher, VaultAudit
 from credit_vault._lifecycle import (
     ErasureReport,
     Lifecycle,
@@ -119,6 +119,9 @@ class Vault:
         origin: str | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
+        checkpoint_every: int | None = 1000,
+        checkpoint_interval: float | None = 3600.0,
+        checkpoint_publisher: CheckpointPublisher | None = None,
     ) -> Vault:
         """Open (creating or upgrading the schema if needed) a vault on SQLite or PostgreSQL.
 
@@ -129,6 +132,10 @@ class Vault:
         judged in ``timezone``. ``origin`` names the log in signed checkpoints.
         ``tracer_provider`` / ``meter_provider`` are OpenTelemetry providers
         (the global ones by default); spans never carry personal data.
+        A signed checkpoint of the access log is made every ``checkpoint_every``
+        entries or ``checkpoint_interval`` seconds (None disables either) and
+        handed to ``checkpoint_publisher`` (e.g.
+        :class:`~credit_vault.audit.DirectoryPublisher`) to be copied out of the database.
         """
         if not hasattr(keys, "key_set"):
             raise ConfigurationError("keys must be a KeyProvider (e.g. FileKeyProvider)")
@@ -156,7 +163,7 @@ class Vault:
         except CreditVaultError:
             store.dispose()
             raise
-        self.audit = VaultAudit(self)
+        self.audit = VaultAudit(self, checkpoint_every, checkpoint_interval, checkpoint_publisher)
         self._lifecycle = Lifecycle(self)
         self._open_workflows()
         return self

@@ -41,6 +41,7 @@ OPERATIONS: Mapping[str, int] = {
     "heartbeat": 99,
     "maintenance": 99,
     "sweep": 99,
+    "review": 1,
 }
 OUTCOMES = frozenset({"ok", "denied", "error"})
 

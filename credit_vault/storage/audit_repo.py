@@ -10,23 +10,41 @@ rollback).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from credit_vault.audit._entry import AccessEntry
 from credit_vault.audit._merkle import CompactRange, leaf_hash
-from credit_vault.storage.tables import AuditCheckpoint, AuditEntry, AuditHead
+from credit_vault.storage.tables import AuditCheckpoint, AuditEntry, AuditHead, Record
 
-__all__ = ["Head", "StoredEntry", "append", "iter_entries", "read_head"]
+__all__ = [
+    "Head",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "append",
+    "count_entries",
+    "entries_between",
+    "first_seq_at_or_after",
+    "first_ts",
+    "iter_entries",
+    "latest_checkpoint",
+    "leaf_hashes_between",
+    "list_checkpoints",
+    "read_head",
+    "record_sources",
+    "store_checkpoint",
+    "subject_entries",
+]
 
 _E = cast("Table", AuditEntry.__table__)
 _H = cast("Table", AuditHead.__table__)
 _C = cast("Table", AuditCheckpoint.__table__)
+_R = cast("Table", Record.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +154,110 @@ def store_checkpoint(conn: Connection, size: int, root: bytes, note: bytes, ts: 
     exists = conn.execute(select(_C.c.size).where(_C.c.size == size)).first()
     if exists is None:
         conn.execute(insert(_C).values(size=size, root=root, note=note, created_at=ts))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A stored signed checkpoint."""
+
+    size: int
+    root: bytes
+    note: bytes
+    created_at: datetime | None
+
+
+def _checkpoint(row: object) -> StoredCheckpoint:
+    r = cast("Any", row)
+    return StoredCheckpoint(
+        size=int(r.size), root=bytes(r.root), note=bytes(r.note), created_at=_aware(r.created_at)
+    )
+
+
+def list_checkpoints(conn: Connection, *, max_size: int | None = None) -> list[StoredCheckpoint]:
+    """Stored checkpoints in size order (up to ``max_size`` when given)."""
+    stmt = select(_C.c.size, _C.c.root, _C.c.note, _C.c.created_at).order_by(_C.c.size)
+    if max_size is not None:
+        stmt = stmt.where(_C.c.size <= max_size)
+    return [_checkpoint(r) for r in conn.execute(stmt).all()]
+
+
+def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
+    """The stored checkpoint with the largest size, if any."""
+    row = conn.execute(
+        select(_C.c.size, _C.c.root, _C.c.note, _C.c.created_at).order_by(_C.c.size.desc()).limit(1)
+    ).first()
+    return None if row is None else _checkpoint(row)
+
+
+def first_ts(conn: Connection) -> datetime | None:
+    """The time of the first stored entry."""
+    row = conn.execute(select(_E.c.ts).order_by(_E.c.seq).limit(1)).first()
+    return None if row is None else _aware(row.ts)
+
+
+def first_seq_at_or_after(conn: Connection, ts: datetime, upper: int) -> int:
+    """The first sequence number below ``upper`` whose time is at or after ``ts`` (else ``upper``).
+
+    Entry times never decrease with the sequence number, so a binary search over
+    primary-key lookups answers without an index on the time column.
+    """
+    lo, hi = 0, upper
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(
+            select(_E.c.seq, _E.c.ts).where(_E.c.seq >= mid).order_by(_E.c.seq).limit(1)
+        ).first()
+        if row is None or int(row.seq) >= hi:
+            hi = mid
+            continue
+        when = _aware(row.ts)
+        if when is not None and when >= ts:
+            hi = mid
+        else:
+            lo = int(row.seq) + 1
+    return lo
+
+
+def entries_between(conn: Connection, start: int, end: int, limit: int) -> list[StoredEntry]:
+    """Up to ``limit`` stored entries with ``start <= seq < end``, in order."""
+    rows = conn.execute(
+        select(_E.c.seq, _E.c.entry, _E.c.leaf_hash)
+        .where(_E.c.seq >= start, _E.c.seq < end)
+        .order_by(_E.c.seq)
+        .limit(limit)
+    ).all()
+    return [StoredEntry(int(r.seq), bytes(r.entry), bytes(r.leaf_hash)) for r in rows]
+
+
+def leaf_hashes_between(
+    conn: Connection, start: int, end: int, limit: int
+) -> list[tuple[int, bytes]]:
+    """Up to ``limit`` (seq, stored leaf hash) pairs with ``start <= seq < end``, in order."""
+    rows = conn.execute(
+        select(_E.c.seq, _E.c.leaf_hash)
+        .where(_E.c.seq >= start, _E.c.seq < end)
+        .order_by(_E.c.seq)
+        .limit(limit)
+    ).all()
+    return [(int(r.seq), bytes(r.leaf_hash)) for r in rows]
+
+
+def subject_entries(conn: Connection, pseudonym: str, start: int, end: int) -> list[StoredEntry]:
+    """Stored entries about one subject pseudonym with ``start <= seq < end``, in order."""
+    rows = conn.execute(
+        select(_E.c.seq, _E.c.entry, _E.c.leaf_hash)
+        .where(_E.c.subject_pseudonym == pseudonym, _E.c.seq >= start, _E.c.seq < end)
+        .order_by(_E.c.seq)
+    ).all()
+    return [StoredEntry(int(r.seq), bytes(r.entry), bytes(r.leaf_hash)) for r in rows]
+
+
+def record_sources(conn: Connection, record_ids: Iterable[str]) -> dict[str, str]:
+    """Which source supplied each record (clear metadata; nothing is decrypted)."""
+    ids = sorted(set(record_ids))
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        for r in conn.execute(select(_R.c.id, _R.c.source_code).where(_R.c.id.in_(chunk))).all():
+            out[str(r.id)] = str(r.source_code)
+    return out

@@ -1,0 +1,904 @@
+"""The offline verifier: check an exported bundle or subject extract with a public key alone.
+
+Standard library and ``cryptography`` only (through the core modules
+``_canonical``, ``_merkle``, ``_note`` and ``_ranges``); nothing here touches a
+database. An auditor runs it with the vault's verifier key line and, ideally,
+the newest signed checkpoint they kept from an earlier export. The algorithm is
+specified in docs/audit.md so that anyone can write their own.
+
+A bundle holds entries ``[start, end)`` of the log. The verifier checks that
+
+* every checkpoint opens under the key (Ed25519 signed note) and names the key's origin;
+* every entry line is the RFC 8785 canonical form of a JSON object whose ``seq``
+  is its position and whose ``ts`` never goes below the line before;
+* the compact range of ``[0, start)`` in the manifest, extended by the entries'
+  leaf hashes, gives the signed root at every checkpoint size inside the range;
+* consecutive checkpoints are linked by consistency proofs, and so is ``end`` to
+  the next checkpoint when ``end`` is not one itself;
+* the auditor's earlier checkpoint, when given, is consistent with the bundle
+  (a newest checkpoint older than it means truncation; another root at its size
+  means rewritten history).
+
+Speed: entry lines are checked against a pattern that only the canonical form of
+the standard entry shape can match (anything else goes through the exact
+parse-and-re-encode check), hashed in worker processes over chunks of the file,
+and the chunks' compact ranges merged in order, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import threading
+import time
+import zipfile
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import IO, Any
+
+from credit_vault.audit._canonical import parse_canonical
+from credit_vault.audit._merkle import (
+    HASH_SIZE,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from credit_vault.audit._note import open_note, parse_checkpoint, parse_verifier_key
+from credit_vault.audit._ranges import IntervalRange
+from credit_vault.errors import InputError, IntegrityError
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "EXTRACT_FORMAT",
+    "EXTRACT_VERSION",
+    "BundleReport",
+    "ExtractReport",
+    "is_canonical_entry",
+    "verify_bundle",
+    "verify_subject_extract",
+]
+
+BUNDLE_FORMAT = "credit-vault-audit-bundle"
+"""``format`` of a bundle's manifest.json."""
+BUNDLE_VERSION = 1
+EXTRACT_FORMAT = "credit-vault-subject-extract"
+"""``format`` of a subject extract (one JSON document)."""
+EXTRACT_VERSION = 1
+
+MANIFEST = "manifest.json"
+_MAX_MANIFEST = 64 * 1024 * 1024
+_MAX_NOTE = 64 * 1024
+_MAX_EXTRACT = 256 * 1024 * 1024
+_MAX_LINE = 16 * 1024 * 1024
+_CHUNK = 4 * 1024 * 1024
+_PARALLEL_FROM = 8 * 1024 * 1024  # smaller files are not worth starting processes for
+_MAX_PROBLEMS = 20
+
+# The canonical form of a standard (format 1) entry: keys in code-point order,
+# strings with exactly the JCS escapes (" \\ \b \f \n \r \t, other controls as
+# lowercase \u00xx, nothing else escaped), no whitespace. Only canonical text can
+# match; any other line takes the exact slow path. Non-ASCII lines must also be
+# valid UTF-8, checked separately.
+_S = rb'"(?:[^"\\\x00-\x1f]++|\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f])))*+"'
+_A = rb"\[(?:" + _S + rb"(?:," + _S + rb")*+)?\]"
+_TS_TEXT = rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+_FAST = re.compile(
+    rb'\{"actor":' + _S + rb',"basis":' + _S + rb',"categories":' + _A
+    + rb',"fields":' + _A + rb',"op":' + _S + rb',"org":' + _S + rb',"outcome":' + _S
+    + rb',"purpose":' + _S + rb',"reason":' + _S + rb',"records":' + _A
+    + rb',"request":' + _S + rb',"role":' + _S + rb',"seq":(0|[1-9][0-9]{0,15})'
+    + rb',"subject":' + _S + rb',"ticket":' + _S + rb',"ts":"(' + _TS_TEXT + rb')","v":1\}'
+)  # fmt: skip
+_TS = re.compile(_TS_TEXT.decode("ascii"))
+
+
+def is_canonical_entry(line: bytes) -> tuple[int, bytes] | str:
+    """``(seq, ts)`` of a canonical entry line (no newline), or the rule it breaks."""
+    m = _FAST.fullmatch(line)
+    if m is not None:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return "entry is not valid UTF-8"
+        return int(m.group(1)), m.group(2)
+    try:
+        doc = parse_canonical(line)
+    except InputError:
+        return "entry is not in RFC 8785 canonical form"
+    seq, ts = doc.get("seq"), doc.get("ts")
+    if type(seq) is not int:
+        return "entry has no integer seq"
+    if not isinstance(ts, str) or not _TS.fullmatch(ts):
+        return "entry has no timestamp of the form YYYY-MM-DDTHH:MM:SS.ffffffZ"
+    return seq, ts.encode("ascii")
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+class _Problems:
+    """Collects problems (capped) and the first failing sequence number."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.count = 0
+        self.first_bad: int | None = None
+
+    def add(self, seq: int | None, what: str) -> None:
+        self.count += 1
+        if seq is not None and (self.first_bad is None or seq < self.first_bad):
+            self.first_bad = seq
+        if len(self.items) < _MAX_PROBLEMS:
+            self.items.append(f"seq {seq}: {what}" if seq is not None else what)
+
+    def fatal(self, what: str) -> None:
+        """A problem that makes the whole bundle unproven (first failing seq 0)."""
+        self.add(0, what)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReport:
+    """What :func:`verify_bundle` found. ``ok`` only when every check held.
+
+    ``first_bad_seq`` is the first sequence number the bundle does not prove
+    (every entry below it is proven), or None when all holds.
+    """
+
+    ok: bool
+    origin: str
+    start: int
+    end: int
+    entries: int
+    tree_size: int
+    root: bytes
+    checkpoints: int
+    proofs: int
+    previous_size: int | None
+    first_bad_seq: int | None
+    problems: tuple[str, ...]
+    problem_count: int
+    seconds: float
+    workers: int
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        head = "OK" if self.ok else "FAILED"
+        lines = [
+            (
+                f"bundle {head}: {self.entries} entries [{self.start}, {self.end}) of log "
+                f"{self.origin!r}"
+            ),
+            f"newest signed checkpoint: size {self.tree_size}, root {self.root.hex()}",
+            (
+                f"{self.checkpoints} signed checkpoint(s) and {self.proofs} consistency "
+                "proof(s) verified"
+            ),
+        ]
+        if self.previous_size is not None:
+            state = "consistent" if self.ok else "checked"
+            lines.append(f"previous checkpoint (size {self.previous_size}): {state}")
+        if not self.ok:
+            lines.append(f"first failing sequence number: {self.first_bad_seq}")
+            lines.extend(f"  problem: {p}" for p in self.problems)
+            if self.problem_count > len(self.problems):
+                lines.append(f"  ... and {self.problem_count - len(self.problems)} more")
+        lines.append(f"verified in {self.seconds:.2f} s with {self.workers} process(es)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "kind": "bundle",
+            "origin": self.origin,
+            "start": self.start,
+            "end": self.end,
+            "entries": self.entries,
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "checkpoints": self.checkpoints,
+            "proofs": self.proofs,
+            "previous_size": self.previous_size,
+            "first_bad_seq": self.first_bad_seq,
+            "problems": list(self.problems),
+            "problem_count": self.problem_count,
+            "seconds": round(self.seconds, 3),
+            "workers": self.workers,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractReport:
+    """What :func:`verify_subject_extract` found. ``ok`` only when every check held."""
+
+    ok: bool
+    origin: str
+    subject: str
+    tree_size: int
+    root: bytes
+    entries: int
+    first_bad_seq: int | None
+    problems: tuple[str, ...]
+    problem_count: int
+    seconds: float
+    items: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        head = "OK" if self.ok else "FAILED"
+        lines = [
+            (
+                f"subject extract {head}: {self.entries} entries about subject "
+                f"{self.subject[:16]}... in log {self.origin!r}"
+            ),
+            f"signed checkpoint: size {self.tree_size}, root {self.root.hex()}",
+        ]
+        if not self.ok:
+            lines.append(f"first failing sequence number: {self.first_bad_seq}")
+            lines.extend(f"  problem: {p}" for p in self.problems)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "kind": "subject",
+            "origin": self.origin,
+            "subject": self.subject,
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "entries": self.entries,
+            "first_bad_seq": self.first_bad_seq,
+            "problems": list(self.problems),
+            "problem_count": self.problem_count,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --- reading a bundle ------------------------------------------------------------------
+
+
+class _Source:
+    """A bundle directory or .zip file, read by member name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+        if path.is_dir():
+            return
+        if not path.is_file():
+            raise InputError("bundle must be a directory or a .zip file")
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError):
+            raise InputError("bundle file is not a readable .zip archive") from None
+
+    def _member(self, name: str) -> Path:
+        # Member names come from the manifest: never leave the bundle directory.
+        parts = Path(name).parts
+        if not parts or Path(name).is_absolute() or ".." in parts:
+            raise InputError("bundle member names must be relative paths inside the bundle")
+        return self.path.joinpath(*parts)
+
+    def read(self, name: str, limit: int) -> bytes | None:
+        """A member's bytes, or None when it is missing; InputError when over ``limit``."""
+        try:
+            if self._zip is not None:
+                info = self._zip.getinfo(name)
+                if info.file_size > limit:
+                    raise InputError("a bundle member is larger than allowed")
+                with self._zip.open(info) as f:
+                    data = f.read(limit + 1)
+            else:
+                with self._member(name).open("rb") as f:
+                    data = f.read(limit + 1)
+        except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except (OSError, zipfile.BadZipFile):
+            raise InputError("a bundle member cannot be read") from None
+        if len(data) > limit:
+            raise InputError("a bundle member is larger than allowed")
+        return data
+
+    def open(self, name: str) -> tuple[IO[bytes], int] | None:
+        """A member opened for streaming and its size, or None when missing."""
+        try:
+            if self._zip is not None:
+                info = self._zip.getinfo(name)
+                return self._zip.open(info), info.file_size
+            p = self._member(name)
+            return p.open("rb"), p.stat().st_size
+        except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except (OSError, zipfile.BadZipFile):
+            raise InputError("a bundle member cannot be read") from None
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _load_key(key: str) -> tuple[str, bytes]:
+    name, _kid, public_key = parse_verifier_key(key.strip())
+    return name, public_key
+
+
+def _open_checkpoint(note: bytes, name: str, public_key: bytes) -> tuple[int, bytes]:
+    """(size, root) of a signed checkpoint; IntegrityError or InputError when it fails."""
+    body = open_note(note, (name, public_key))
+    cp = parse_checkpoint(body)
+    if cp.origin != name:
+        raise IntegrityError("checkpoint names another log")
+    return cp.size, cp.root
+
+
+def _hex_hash(value: object) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 * HASH_SIZE:
+        raise InputError("hashes are 64 lowercase hex digits")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise InputError("hashes are 64 lowercase hex digits") from None
+    if raw.hex() != value:
+        raise InputError("hashes are 64 lowercase hex digits")
+    return raw
+
+
+def _nat(value: object, what: str) -> int:
+    if type(value) is not int or value < 0:
+        raise InputError(f"manifest {what} must be a non-negative integer")
+    return value
+
+
+@dataclass(slots=True)
+class _Manifest:
+    origin: str
+    start: int
+    end: int
+    frontier: list[bytes]
+    entries_file: str
+    count: int
+    checkpoints: list[tuple[int, str]]
+    proofs: dict[tuple[int, int], list[bytes]]
+
+
+def _parse_manifest(raw: bytes) -> _Manifest:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InputError("manifest.json is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise InputError("manifest.json must hold an object")
+    if doc.get("format") != BUNDLE_FORMAT:
+        raise InputError("manifest.json is not a credit-vault audit bundle manifest")
+    if doc.get("version") != BUNDLE_VERSION:
+        raise InputError("unsupported bundle version")
+    origin = doc.get("origin")
+    rng = doc.get("range")
+    ent = doc.get("entries")
+    if not isinstance(origin, str) or not isinstance(rng, dict) or not isinstance(ent, dict):
+        raise InputError("manifest needs origin, range and entries")
+    start, end = _nat(rng.get("start"), "range.start"), _nat(rng.get("end"), "range.end")
+    if start > end:
+        raise InputError("manifest range must have start <= end")
+    frontier_raw = doc.get("start_frontier", [])
+    if not isinstance(frontier_raw, list):
+        raise InputError("manifest start_frontier must be a list of hashes")
+    frontier = [_hex_hash(h) for h in frontier_raw]
+    if len(frontier) != start.bit_count():
+        raise InputError("manifest start_frontier needs one hash per set bit of range.start")
+    entries_file = ent.get("file")
+    if not isinstance(entries_file, str):
+        raise InputError("manifest entries.file must be a member name")
+    count = _nat(ent.get("count"), "entries.count")
+    cps_raw = doc.get("checkpoints")
+    if not isinstance(cps_raw, list):
+        raise InputError("manifest checkpoints must be a list")
+    cps: list[tuple[int, str]] = []
+    for item in cps_raw:
+        if not isinstance(item, dict) or not isinstance(item.get("file"), str):
+            raise InputError("manifest checkpoints need size and file")
+        cps.append((_nat(item.get("size"), "checkpoint size"), item["file"]))
+    proofs: dict[tuple[int, int], list[bytes]] = {}
+    proofs_raw = doc.get("consistency", [])
+    if not isinstance(proofs_raw, list):
+        raise InputError("manifest consistency must be a list")
+    for item in proofs_raw:
+        if not isinstance(item, dict) or not isinstance(item.get("proof"), list):
+            raise InputError("manifest consistency proofs need old_size, new_size and proof")
+        key = (_nat(item.get("old_size"), "old_size"), _nat(item.get("new_size"), "new_size"))
+        proofs[key] = [_hex_hash(h) for h in item["proof"]]
+    return _Manifest(origin, start, end, frontier, entries_file, count, cps, proofs)
+
+
+# --- scanning entries -------------------------------------------------------------------
+
+# What _scan returns: the chunk base, line count, first and last timestamps, problems,
+# the chunk's compact range (heights, hashes) and snapshots at requested sizes.
+_ScanResult = tuple[
+    int | None,
+    int,
+    bytes | None,
+    bytes | None,
+    list[tuple[int, str]],
+    list[int],
+    list[bytes],
+    list[tuple[int, list[int], list[bytes]]],
+]
+
+
+def _scan(data: bytes, base: int | None, points: tuple[int, ...]) -> _ScanResult:
+    """Check and hash the lines of one chunk (every line ends in a newline).
+
+    ``base`` is the position of the first line; when None, the first line's own
+    ``seq`` is taken (the parent checks it). Returns the chunk's compact range
+    and, for every size in ``points`` that ends inside the chunk, the range up to it.
+    """
+    lines = data.split(b"\n")
+    lines.pop()  # the chunk ends with a newline
+    problems: list[tuple[int, str]] = []
+    if base is None:
+        if not lines:
+            return (None, 0, None, None, [], [], [], [])
+        first = is_canonical_entry(lines[0])
+        if isinstance(first, str) or first[0] < 0:
+            return (None, 0, None, None, [], [], [], [])
+        base = first[0]
+    fast = _FAST.fullmatch
+    sha = sha256
+    heights: list[int] = []
+    hashes: list[bytes] = []
+    snapshots: list[tuple[int, list[int], list[bytes]]] = []
+    todo = iter(sorted(p for p in points if base < p <= base + len(lines)))
+    next_point = next(todo, -1)
+    first_ts: bytes | None = None
+    last_ts: bytes | None = None
+    pos = base
+    seq_errors = 0
+    for line in lines:
+        m = fast(line)
+        seq: int | None
+        ts: bytes | None
+        if m is not None:
+            seq_text, ts = m.group(1, 2)
+            seq = int(seq_text)
+            if not line.isascii():
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems.append((pos, "entry is not valid UTF-8"))
+        else:
+            checked = is_canonical_entry(line)
+            if isinstance(checked, str):
+                problems.append((pos, checked))
+                seq, ts = None, None
+            else:
+                seq, ts = checked
+        if seq is not None and seq != pos:
+            seq_errors += 1
+            if seq_errors <= 3:
+                problems.append((pos, f"line holds seq {seq}: an entry is missing, moved or added"))
+        if ts is not None:
+            if last_ts is None:
+                first_ts = ts
+            elif ts < last_ts:
+                problems.append((pos, "time goes backwards"))
+            last_ts = ts
+        node = sha(b"\x00" + line).digest()
+        index, height = pos, 0
+        while index & 1 and heights and heights[-1] == height:
+            node = sha(b"\x01" + hashes.pop() + node).digest()
+            heights.pop()
+            index >>= 1
+            height += 1
+        heights.append(height)
+        hashes.append(node)
+        pos += 1
+        if pos == next_point:
+            snapshots.append((pos, list(heights), list(hashes)))
+            next_point = next(todo, -1)
+    if first_ts is None:
+        first_ts = last_ts
+    return (base, len(lines), first_ts, last_ts, problems, heights, hashes, snapshots)
+
+
+def _chunks(stream: IO[bytes], problems: _Problems, start: int) -> Iterator[bytes]:
+    """Newline-terminated chunks of about _CHUNK bytes."""
+    rest = b""
+    lines_before = 0
+    while True:
+        block = stream.read(_CHUNK)
+        if not block:
+            break
+        buf = rest + block if rest else block
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0:
+            if len(buf) > _MAX_LINE:
+                problems.add(start + lines_before, "an entry line is longer than allowed")
+                return
+            rest = buf
+            continue
+        rest = buf[cut:]
+        chunk = buf[:cut]
+        lines_before += chunk.count(b"\n")
+        yield chunk
+    if rest:
+        problems.add(start + lines_before, "the last entry line does not end in a newline")
+        yield rest + b"\n"
+
+
+def _pool_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    # fork is fastest (no re-import) but only safe while this process has one thread.
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _scan_all(
+    stream: IO[bytes],
+    size: int,
+    start: int,
+    frontier: IntervalRange,
+    points: tuple[int, ...],
+    workers: int | None,
+    problems: _Problems,
+) -> tuple[int, dict[int, bytes], int]:
+    """Scan the entries file; return (lines, {point: root}, processes used)."""
+    roots: dict[int, bytes] = {}
+    acc = frontier.copy()
+    if start in points:
+        roots[start] = acc.root()
+    expected = start
+    last_ts: bytes | None = None
+    nproc = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    parallel = nproc > 1 and size >= _PARALLEL_FROM
+
+    def merge(chunk: bytes, result: _ScanResult) -> None:
+        nonlocal expected, last_ts
+        if result[0] != expected:
+            # The chunk's first line claimed another position: redo it at the real one.
+            result = _scan(chunk, expected, points)
+        _base, count, first_ts, chunk_last, found, heights, hashes, snaps = result
+        for pos, what in found:
+            problems.add(pos, what)
+        if first_ts is not None and last_ts is not None and first_ts < last_ts:
+            problems.add(expected, "time goes backwards")
+        if chunk_last is not None:
+            last_ts = chunk_last
+        for p, sh, sx in snaps:
+            r = acc.copy()
+            for h, x in zip(sh, sx, strict=True):
+                r.append_node(h, x)
+            roots[p] = r.root()
+        for h, x in zip(heights, hashes, strict=True):
+            acc.append_node(h, x)
+        expected += count
+
+    if not parallel:
+        for chunk in _chunks(stream, problems, start):
+            merge(chunk, _scan(chunk, expected, points))
+        return expected - start, roots, 1
+
+    ctx = _pool_context()
+    with ctx.Pool(nproc) as pool:
+        window: deque[tuple[bytes, Any]] = deque()
+        first = True
+        for chunk in _chunks(stream, problems, start):
+            window.append(
+                (chunk, pool.apply_async(_scan, (chunk, start if first else None, points)))
+            )
+            first = False
+            if len(window) >= 2 * nproc:
+                c, res = window.popleft()
+                merge(c, res.get())
+        while window:
+            c, res = window.popleft()
+            merge(c, res.get())
+    return expected - start, roots, nproc
+
+
+# --- the bundle verifier ----------------------------------------------------------------
+
+
+def _read_previous(previous: bytes | str | os.PathLike[str]) -> bytes:
+    if isinstance(previous, bytes):
+        return previous
+    try:
+        return Path(previous).read_bytes()[: _MAX_NOTE + 1]
+    except OSError:
+        raise InputError("the previous checkpoint file cannot be read") from None
+
+
+def verify_bundle(
+    path: str | os.PathLike[str],
+    key: str,
+    *,
+    previous: bytes | str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+) -> BundleReport:
+    """Verify an exported bundle (directory or .zip) with the vault's verifier key line.
+
+    ``previous`` is a signed checkpoint the auditor kept from before (its note
+    text, or a file holding it): the bundle must extend it. ``workers`` caps the
+    processes used to hash entries (default: the CPU count, at most 4). Raises
+    InputError only for a malformed key or a path that is not a bundle; every
+    problem with the bundle's content is reported, never raised.
+    """
+    started = time.perf_counter()
+    name, public_key = _load_key(key)
+    source = _Source(Path(path))
+    problems = _Problems()
+    try:
+        return _verify(source, name, public_key, previous, workers, problems, started)
+    finally:
+        source.close()
+
+
+def _verify(
+    source: _Source,
+    name: str,
+    public_key: bytes,
+    previous: bytes | str | os.PathLike[str] | None,
+    workers: int | None,
+    problems: _Problems,
+    started: float,
+) -> BundleReport:
+    raw = source.read(MANIFEST, _MAX_MANIFEST)
+    if raw is None:
+        raise InputError("the bundle has no manifest.json")
+    m = _parse_manifest(raw)
+    if m.origin != name:
+        problems.fatal("the bundle names another log than the verifier key")
+    if m.count != m.end - m.start:
+        problems.fatal("manifest entry count does not match its range")
+
+    signed: dict[int, bytes] = {}
+    for size, member in m.checkpoints:
+        note = source.read(member, _MAX_NOTE)
+        if note is None:
+            problems.add(min(size, m.end), f"checkpoint file for size {size} is missing")
+            continue
+        try:
+            csize, croot = _open_checkpoint(note, name, public_key)
+        except (IntegrityError, InputError):
+            problems.add(min(size, m.end), f"checkpoint at size {size} does not verify")
+            continue
+        if csize != size:
+            problems.add(min(size, csize, m.end), "checkpoint size differs from the manifest")
+        if signed.get(csize, croot) != croot:
+            problems.fatal(f"two signed checkpoints disagree about size {csize}: forked history")
+        signed[csize] = croot
+    if not signed:
+        problems.fatal("no signed checkpoint in the bundle verifies under the key")
+        tree_size, tree_root = 0, b""
+    else:
+        tree_size = max(signed)
+        tree_root = signed[tree_size]
+
+    prev: tuple[int, bytes] | None = None
+    if previous is not None:
+        try:
+            prev = _open_checkpoint(_read_previous(previous), name, public_key)
+        except (IntegrityError, InputError):
+            problems.fatal("the previous checkpoint does not verify under the key")
+
+    if signed and m.end > tree_size:
+        problems.add(tree_size, "entries after the newest signed checkpoint are not covered")
+
+    points = {s for s in signed if m.start <= s <= m.end} | {m.end}
+    if prev is not None and m.start <= prev[0] <= m.end:
+        points.add(prev[0])
+    frontier = IntervalRange.from_frontier(m.start, m.frontier)
+
+    opened = source.open(m.entries_file)
+    nproc = 1
+    if opened is None:
+        problems.add(m.start, "the entries file is missing")
+        lines, roots = 0, dict[int, bytes]()
+    else:
+        stream, size = opened
+        with stream:
+            lines, roots, nproc = _scan_all(
+                stream, size, m.start, frontier, tuple(sorted(points)), workers, problems
+            )
+    if lines < m.count:
+        problems.add(m.start + lines, "the bundle ends before its stated range does")
+    elif lines > m.count:
+        problems.add(m.end, "the entries file holds more lines than the manifest states")
+
+    # Roots recomputed from the entries against the signed roots.
+    last_good = m.start
+    for p in sorted(roots):
+        if p in signed:
+            if roots[p] == signed[p]:
+                last_good = p
+            else:
+                problems.add(
+                    last_good,
+                    f"entries [{last_good}, {p}) do not hash to the signed root at size {p}",
+                )
+
+    def root_of(size: int) -> bytes | None:
+        if size in signed:
+            return signed[size]
+        return roots.get(size)
+
+    proofs_ok = 0
+    used: set[tuple[int, int]] = set()
+
+    def link(old: int, new: int, old_root: bytes | None, what: str, bad_seq: int) -> bool:
+        nonlocal proofs_ok
+        proof = m.proofs.get((old, new))
+        new_root = root_of(new)
+        used.add((old, new))
+        if proof is None or old_root is None or new_root is None:
+            problems.add(bad_seq, f"no consistency proof from size {old} to {new} ({what})")
+            return False
+        if not verify_consistency(old, new, old_root, new_root, proof):
+            problems.add(bad_seq, f"consistency proof from size {old} to {new} fails ({what})")
+            return False
+        proofs_ok += 1
+        return True
+
+    sizes = sorted(signed)
+    for a, b in itertools.pairwise(sizes):
+        link(a, b, signed[a], "between signed checkpoints", min(a, m.end))
+    if signed and m.end not in signed and m.end <= tree_size and m.end in roots:
+        nxt = min(s for s in sizes if s > m.end)
+        link(m.end, nxt, roots[m.end], "from the end of the entries", m.start)
+
+    prev_size: int | None = None
+    if prev is not None:
+        psize, proot = prev
+        prev_size = psize
+        if signed and psize > tree_size:
+            problems.add(
+                tree_size,
+                f"the newest signed checkpoint ({tree_size}) is older than your previous one "
+                f"({psize}): the log was truncated or this export is stale",
+            )
+        elif psize in signed or psize in roots:
+            have = root_of(psize)
+            if have != proot:
+                problems.add(
+                    m.start, f"the log at size {psize} differs from your previous checkpoint"
+                )
+        else:
+            above = [(old, new) for (old, new) in m.proofs if old == psize and root_of(new)]
+            if not above:
+                problems.add(
+                    m.start,
+                    f"the bundle holds no proof linking your previous checkpoint (size {psize}); "
+                    "export again with it as --previous",
+                )
+            else:
+                link(psize, above[0][1], proot, "from your previous checkpoint", m.start)
+
+    # Any other proof the bundle carries must hold too.
+    for (old, new), proof in m.proofs.items():
+        if (old, new) in used:
+            continue
+        old_root, new_root = root_of(old), root_of(new)
+        if old_root is None or new_root is None:
+            continue
+        if verify_consistency(old, new, old_root, new_root, proof):
+            proofs_ok += 1
+        else:
+            problems.add(min(old, m.end), f"consistency proof from size {old} to {new} fails")
+
+    return BundleReport(
+        ok=problems.count == 0,
+        origin=m.origin,
+        start=m.start,
+        end=m.end,
+        entries=lines,
+        tree_size=tree_size,
+        root=tree_root,
+        checkpoints=len(signed),
+        proofs=proofs_ok,
+        previous_size=prev_size,
+        first_bad_seq=problems.first_bad,
+        problems=tuple(problems.items),
+        problem_count=problems.count,
+        seconds=time.perf_counter() - started,
+        workers=nproc,
+    )
+
+
+# --- the subject extract verifier -------------------------------------------------------
+
+
+def verify_subject_extract(path: str | os.PathLike[str], key: str) -> ExtractReport:
+    """Verify a subject extract: checkpoint signature, canonical entries, inclusion proofs.
+
+    Raises InputError only for a malformed key or a file that is not an extract.
+    """
+    started = time.perf_counter()
+    name, public_key = _load_key(key)
+    try:
+        with Path(path).open("rb") as f:
+            raw = f.read(_MAX_EXTRACT + 1)
+    except OSError:
+        raise InputError("the subject extract cannot be read") from None
+    if len(raw) > _MAX_EXTRACT:
+        raise InputError("the subject extract is larger than allowed")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InputError("the subject extract is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("format") != EXTRACT_FORMAT:
+        raise InputError("the file is not a credit-vault subject extract")
+    if doc.get("version") != EXTRACT_VERSION:
+        raise InputError("unsupported subject extract version")
+    problems = _Problems()
+    origin = doc.get("origin")
+    subject = doc.get("subject")
+    note = doc.get("checkpoint")
+    items = doc.get("entries")
+    if not isinstance(origin, str) or not isinstance(subject, str):
+        raise InputError("the subject extract needs origin and subject")
+    if not isinstance(note, str) or not isinstance(items, list):
+        raise InputError("the subject extract needs a checkpoint and entries")
+    if origin != name:
+        problems.fatal("the extract names another log than the verifier key")
+    size, root = 0, b""
+    try:
+        size, root = _open_checkpoint(note.encode("utf-8"), name, public_key)
+    except (IntegrityError, InputError):
+        problems.fatal("the extract's checkpoint does not verify under the key")
+    decoded: list[dict[str, Any]] = []
+    last_seq = -1
+    for item in items:
+        text = item.get("entry") if isinstance(item, dict) else None
+        proof_raw = item.get("proof") if isinstance(item, dict) else None
+        if not isinstance(text, str) or not isinstance(proof_raw, list):
+            problems.fatal("an extract item needs entry and proof")
+            continue
+        data = text.encode("utf-8")
+        checked = is_canonical_entry(data)
+        if isinstance(checked, str):
+            problems.add(None, checked)
+            continue
+        seq = checked[0]
+        try:
+            proof = [_hex_hash(h) for h in proof_raw]
+        except InputError:
+            problems.add(seq, "inclusion proof holds a malformed hash")
+            continue
+        entry = parse_canonical(data)
+        if entry.get("subject") != subject:
+            problems.add(seq, "entry is about another subject")
+        if seq <= last_seq:
+            problems.add(seq, "entries are not in sequence order")
+        last_seq = max(last_seq, seq)
+        if root and not verify_inclusion(leaf_hash(data), seq, size, proof, root):
+            problems.add(seq, "inclusion proof does not verify against the signed checkpoint")
+        decoded.append(entry)
+    return ExtractReport(
+        ok=problems.count == 0,
+        origin=origin,
+        subject=subject,
+        tree_size=size,
+        root=root,
+        entries=len(decoded),
+        first_bad_seq=problems.first_bad,
+        problems=tuple(problems.items),
+        problem_count=problems.count,
+        seconds=time.perf_counter() - started,
+        items=tuple(decoded),
+    )
