@@ -42,7 +42,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import IO, Any
 
-from credit_vault.audit._canonical import parse_canonical
+from credit_vault.audit._canonical import MAX_SAFE_INTEGER, parse_canonical
 from credit_vault.audit._merkle import (
     HASH_SIZE,
     leaf_hash,
@@ -81,12 +81,13 @@ _CHUNK = 4 * 1024 * 1024
 _PARALLEL_FROM = 8 * 1024 * 1024  # smaller files are not worth starting processes for
 _MAX_PROBLEMS = 20
 
-# The canonical form of a standard (format 1) entry: keys in code-point order,
-# strings with exactly the JCS escapes (" \\ \b \f \n \r \t, other controls as
-# lowercase \u00xx, nothing else escaped), no whitespace. Only canonical text can
-# match; any other line takes the exact slow path. Non-ASCII lines must also be
-# valid UTF-8, checked separately.
-_S = rb'"(?:[^"\\\x00-\x1f]++|\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f])))*+"'
+# The canonical form of a standard (format 1) entry: keys in code-point order, no
+# whitespace, and strings without any escape or control character (JCS escapes
+# only quotes, backslashes and controls, so such a string is canonical as it
+# stands). Only canonical text can match; any other line, including every line
+# with an escape, takes the exact slow path. Non-ASCII lines must also be valid
+# UTF-8, checked separately.
+_S = rb'"[^"\\\x00-\x1f]*+"'
 _A = rb"\[(?:" + _S + rb"(?:," + _S + rb")*+)?\]"
 _TS_TEXT = rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 _FAST = re.compile(
@@ -108,7 +109,10 @@ def is_canonical_entry(line: bytes) -> tuple[int, bytes] | str:
                 line.decode("utf-8")
             except UnicodeDecodeError:
                 return "entry is not valid UTF-8"
-        return int(m.group(1)), m.group(2)
+        number = int(m.group(1))
+        if number > MAX_SAFE_INTEGER:
+            return "entry is not in RFC 8785 canonical form"
+        return number, m.group(2)
     try:
         doc = parse_canonical(line)
     except InputError:
@@ -327,6 +331,30 @@ class _Source:
         except (OSError, zipfile.BadZipFile):
             raise InputError("a bundle member cannot be read") from None
 
+    def locate(self, name: str) -> tuple[Path, int, int] | None:
+        """(file, offset, length) when the member's bytes lie as they are in one file.
+
+        True for a directory bundle's files and for zip members stored without
+        compression, which worker processes can then read directly.
+        """
+        try:
+            if self._zip is None:
+                p = self._member(name)
+                return p, 0, p.stat().st_size
+            info = self._zip.getinfo(name)
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                return None
+            with self.path.open("rb") as f:
+                f.seek(info.header_offset)
+                header = f.read(30)
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                return None
+            name_len = int.from_bytes(header[26:28], "little")
+            extra_len = int.from_bytes(header[28:30], "little")
+            return self.path, info.header_offset + 30 + name_len + extra_len, info.file_size
+        except (KeyError, OSError):
+            return None
+
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
@@ -516,10 +544,42 @@ def _scan(data: bytes, base: int | None, points: tuple[int, ...]) -> _ScanResult
     return (base, len(lines), first_ts, last_ts, problems, heights, hashes, snapshots)
 
 
-def _chunks(stream: IO[bytes], problems: _Problems, start: int) -> Iterator[bytes]:
-    """Newline-terminated chunks of about _CHUNK bytes."""
+def _scan_file(
+    path: str, offset: int, length: int, base: int | None, points: tuple[int, ...]
+) -> _ScanResult:
+    """:func:`_scan` over bytes ``[offset, offset + length)`` of a file (run in a worker)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    if not data.endswith(b"\n"):
+        data += b"\n"  # the parent reports the missing newline
+    return _scan(data, base, points)
+
+
+def _file_chunks(path: Path, offset: int, length: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) slices of about _CHUNK bytes that end just after a newline."""
+    end = offset + length
+    pos = offset
+    with path.open("rb") as f:
+        while pos < end:
+            cut = min(pos + _CHUNK, end)
+            while cut < end:
+                f.seek(cut - 1)
+                probe = f.read(min(65536, end - cut + 1))
+                nl = probe.find(b"\n")
+                if nl >= 0:
+                    cut += nl
+                    break
+                cut += len(probe) - 1
+                if cut - pos > _MAX_LINE + _CHUNK:
+                    break
+            yield pos, cut - pos
+            pos = cut
+
+
+def _stream_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Newline-terminated chunks of about _CHUNK bytes (the last may lack its newline)."""
     rest = b""
-    lines_before = 0
     while True:
         block = stream.read(_CHUNK)
         if not block:
@@ -527,18 +587,15 @@ def _chunks(stream: IO[bytes], problems: _Problems, start: int) -> Iterator[byte
         buf = rest + block if rest else block
         cut = buf.rfind(b"\n") + 1
         if cut == 0:
-            if len(buf) > _MAX_LINE:
-                problems.add(start + lines_before, "an entry line is longer than allowed")
-                return
             rest = buf
+            if len(rest) > _MAX_LINE:
+                yield rest
+                rest = b""
             continue
         rest = buf[cut:]
-        chunk = buf[:cut]
-        lines_before += chunk.count(b"\n")
-        yield chunk
+        yield buf[:cut]
     if rest:
-        problems.add(start + lines_before, "the last entry line does not end in a newline")
-        yield rest + b"\n"
+        yield rest
 
 
 def _pool_context() -> Any:
@@ -549,67 +606,131 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+class _Merger:
+    """Folds chunk results, in order, into the running compact range and roots."""
+
+    def __init__(
+        self, start: int, frontier: IntervalRange, points: tuple[int, ...], problems: _Problems
+    ) -> None:
+        self.acc = frontier.copy()
+        self.expected = start
+        self.points = points
+        self.problems = problems
+        self.last_ts: bytes | None = None
+        self.roots: dict[int, bytes] = {}
+        if start in points:
+            self.roots[start] = self.acc.root()
+
+    def merge(self, result: _ScanResult) -> None:
+        _base, count, first_ts, chunk_last, found, heights, hashes, snaps = result
+        for pos, what in found:
+            self.problems.add(pos, what)
+        if first_ts is not None and self.last_ts is not None and first_ts < self.last_ts:
+            self.problems.add(self.expected, "time goes backwards")
+        if chunk_last is not None:
+            self.last_ts = chunk_last
+        for p, sh, sx in snaps:
+            r = self.acc.copy()
+            for h, x in zip(sh, sx, strict=True):
+                r.append_node(h, x)
+            self.roots[p] = r.root()
+        for h, x in zip(heights, hashes, strict=True):
+            self.acc.append_node(h, x)
+        self.expected += count
+
+
 def _scan_all(
-    stream: IO[bytes],
-    size: int,
+    source: _Source,
+    member: str,
     start: int,
     frontier: IntervalRange,
     points: tuple[int, ...],
     workers: int | None,
     problems: _Problems,
-) -> tuple[int, dict[int, bytes], int]:
-    """Scan the entries file; return (lines, {point: root}, processes used)."""
-    roots: dict[int, bytes] = {}
-    acc = frontier.copy()
-    if start in points:
-        roots[start] = acc.root()
-    expected = start
-    last_ts: bytes | None = None
+) -> tuple[int, dict[int, bytes], int] | None:
+    """Scan the entries member; return (lines, {point: root}, processes), None if missing."""
+    merger = _Merger(start, frontier, points, problems)
+    located = source.locate(member)
+    if located is not None:
+        path, offset, length = located
+        size = length
+        with path.open("rb") as f:
+            f.seek(offset + length - 1)
+            if length and f.read(1) != b"\n":
+                problems.add(None, "the last entry line does not end in a newline")
+    else:
+        opened = source.open(member)
+        if opened is None:
+            return None
+        stream, size = opened
+        stream.close()
     nproc = workers if workers is not None else min(os.cpu_count() or 1, 4)
     parallel = nproc > 1 and size >= _PARALLEL_FROM
 
-    def merge(chunk: bytes, result: _ScanResult) -> None:
-        nonlocal expected, last_ts
-        if result[0] != expected:
-            # The chunk's first line claimed another position: redo it at the real one.
-            result = _scan(chunk, expected, points)
-        _base, count, first_ts, chunk_last, found, heights, hashes, snaps = result
-        for pos, what in found:
-            problems.add(pos, what)
-        if first_ts is not None and last_ts is not None and first_ts < last_ts:
-            problems.add(expected, "time goes backwards")
-        if chunk_last is not None:
-            last_ts = chunk_last
-        for p, sh, sx in snaps:
-            r = acc.copy()
-            for h, x in zip(sh, sx, strict=True):
-                r.append_node(h, x)
-            roots[p] = r.root()
-        for h, x in zip(heights, hashes, strict=True):
-            acc.append_node(h, x)
-        expected += count
+    if located is not None:
+        path, offset, length = located
+        name = str(path)
 
-    if not parallel:
-        for chunk in _chunks(stream, problems, start):
-            merge(chunk, _scan(chunk, expected, points))
-        return expected - start, roots, 1
+        def redo(task: tuple[int, int]) -> _ScanResult:
+            return _scan_file(name, task[0], task[1], merger.expected, points)
 
-    ctx = _pool_context()
-    with ctx.Pool(nproc) as pool:
-        window: deque[tuple[bytes, Any]] = deque()
-        first = True
-        for chunk in _chunks(stream, problems, start):
-            window.append(
-                (chunk, pool.apply_async(_scan, (chunk, start if first else None, points)))
-            )
-            first = False
-            if len(window) >= 2 * nproc:
-                c, res = window.popleft()
-                merge(c, res.get())
-        while window:
-            c, res = window.popleft()
-            merge(c, res.get())
-    return expected - start, roots, nproc
+        tasks: Iterator[tuple[int, int]] = _file_chunks(path, offset, length)
+        if not parallel:
+            for task in tasks:
+                merger.merge(redo(task))
+            return merger.expected - start, merger.roots, 1
+        with _pool_context().Pool(nproc) as pool:
+            window: deque[tuple[tuple[int, int], Any]] = deque()
+            first = True
+            for task in tasks:
+                base = start if first else None
+                first = False
+                window.append((task, pool.apply_async(_scan_file, (name, *task, base, points))))
+                if len(window) >= 2 * nproc:
+                    t, res = window.popleft()
+                    _merge_checked(merger, res.get(), lambda t=t: redo(t))
+            while window:
+                t, res = window.popleft()
+                _merge_checked(merger, res.get(), lambda t=t: redo(t))
+        return merger.expected - start, merger.roots, nproc
+
+    opened = source.open(member)
+    if opened is None:
+        return None
+    stream, _size = opened
+    with stream:
+        chunks = _stream_chunks(stream)
+        if not parallel:
+            for chunk in chunks:
+                merger.merge(_scan(_terminated(chunk, merger, problems), merger.expected, points))
+            return merger.expected - start, merger.roots, 1
+        with _pool_context().Pool(nproc) as pool:
+            cwindow: deque[tuple[bytes, Any]] = deque()
+            first = True
+            for chunk in chunks:
+                data = _terminated(chunk, merger, problems)
+                base = start if first else None
+                first = False
+                cwindow.append((data, pool.apply_async(_scan, (data, base, points))))
+                if len(cwindow) >= 2 * nproc:
+                    c, res = cwindow.popleft()
+                    _merge_checked(merger, res.get(), lambda c=c: _scan(c, merger.expected, points))
+            while cwindow:
+                c, res = cwindow.popleft()
+                _merge_checked(merger, res.get(), lambda c=c: _scan(c, merger.expected, points))
+    return merger.expected - start, merger.roots, nproc
+
+
+def _terminated(chunk: bytes, merger: _Merger, problems: _Problems) -> bytes:
+    if chunk.endswith(b"\n"):
+        return chunk
+    problems.add(None, "the last entry line does not end in a newline")
+    return chunk + b"\n"
+
+
+def _merge_checked(merger: _Merger, result: _ScanResult, redo: Any) -> None:
+    # A chunk whose first line claimed another position is redone at the real one.
+    merger.merge(result if result[0] == merger.expected else redo())
 
 
 # --- the bundle verifier ----------------------------------------------------------------
@@ -705,17 +826,15 @@ def _verify(
         points.add(prev[0])
     frontier = IntervalRange.from_frontier(m.start, m.frontier)
 
-    opened = source.open(m.entries_file)
     nproc = 1
-    if opened is None:
+    scanned = _scan_all(
+        source, m.entries_file, m.start, frontier, tuple(sorted(points)), workers, problems
+    )
+    if scanned is None:
         problems.add(m.start, "the entries file is missing")
         lines, roots = 0, dict[int, bytes]()
     else:
-        stream, size = opened
-        with stream:
-            lines, roots, nproc = _scan_all(
-                stream, size, m.start, frontier, tuple(sorted(points)), workers, problems
-            )
+        lines, roots, nproc = scanned
     if lines < m.count:
         problems.add(m.start + lines, "the bundle ends before its stated range does")
     elif lines > m.count:
