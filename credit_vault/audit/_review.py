@@ -12,8 +12,8 @@ Flags:
 * ``off_hours`` -- reads outside the working hours and days of the policy;
 * ``denial_burst`` -- ``denial_burst`` or more denied attempts by one actor
   within ``denial_window_minutes``;
-* ``ticket_missing`` -- a purpose used without a ticket where every grant of the
-  policy for that role and purpose needs one (or no grant exists at all);
+* ``ticket_missing`` -- a read (op ``query``) for a purpose without a ticket where
+  every grant of the policy for that role and purpose needs one (or none exists);
 * ``same_org_read`` -- an actor read records that their own organisation supplied;
 * ``silent_gap`` -- two consecutive entries further apart than the vault's
   heartbeat interval without a heartbeat entry between them (the vault appends
@@ -48,6 +48,8 @@ FINDING_KINDS = (
 )
 """Every kind of finding, in the order reports list them."""
 
+# Reads of subjects' records. Only these go through the policy's ticket rule;
+# workflow steps carry their case object instead of a ticket.
 _READ_OPS = frozenset({"query"})
 _MAX_SEQS = 20
 
@@ -268,6 +270,7 @@ class AccessReview:
         purpose, ticket = _s(doc, "purpose"), _s(doc, "ticket")
         if (
             outcome == "ok"
+            and op in _READ_OPS
             and purpose
             and purpose != "(unknown)"
             and not ticket

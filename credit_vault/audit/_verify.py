@@ -129,31 +129,56 @@ def is_canonical_entry(line: bytes) -> tuple[int, bytes] | str:
 
 
 class _Problems:
-    """Collects problems (capped) and the first failing sequence number."""
+    """Collects problems (capped), the first failing entry and the first unproven one.
+
+    A problem with an entry itself (its form, its position, its time) names that
+    entry exactly; a root that does not match or a proof that fails only says
+    that some entry in a range is wrong, so it lowers the bound below which
+    entries are proven instead.
+    """
 
     def __init__(self) -> None:
         self.items: list[str] = []
         self.count = 0
-        self.first_bad: int | None = None
+        self.first_exact: int | None = None
+        self.first_unproven: int | None = None
 
-    def add(self, seq: int | None, what: str) -> None:
+    def _note(self, seq: int | None, what: str) -> None:
         self.count += 1
-        if seq is not None and (self.first_bad is None or seq < self.first_bad):
-            self.first_bad = seq
         if len(self.items) < _MAX_PROBLEMS:
             self.items.append(f"seq {seq}: {what}" if seq is not None else what)
 
+    def add(self, seq: int | None, what: str) -> None:
+        """A problem located at entry ``seq`` (None: no entry to name)."""
+        self._note(seq, what)
+        if seq is not None and (self.first_exact is None or seq < self.first_exact):
+            self.first_exact = seq
+
+    def bound(self, seq: int, what: str) -> None:
+        """A problem somewhere at or after entry ``seq``: entries from there are unproven."""
+        self._note(seq, what)
+        if self.first_unproven is None or seq < self.first_unproven:
+            self.first_unproven = seq
+
     def fatal(self, what: str) -> None:
-        """A problem that makes the whole bundle unproven (first failing seq 0)."""
-        self.add(0, what)
+        """A problem that leaves the whole bundle unproven."""
+        self.bound(0, what)
+
+    @property
+    def first_bad(self) -> int | None:
+        """The first failing entry: an exactly located one, else the first unproven."""
+        return self.first_exact if self.first_exact is not None else self.first_unproven
 
 
 @dataclass(frozen=True, slots=True)
 class BundleReport:
     """What :func:`verify_bundle` found. ``ok`` only when every check held.
 
-    ``first_bad_seq`` is the first sequence number the bundle does not prove
-    (every entry below it is proven), or None when all holds.
+    ``first_bad_seq`` is the first failing entry: the lowest one a check names
+    exactly (its form, position or time), else ``unproven_from``.
+    ``unproven_from`` is where the signed roots stop vouching for the entries
+    (a root mismatch or a failed proof only bounds where the damage starts);
+    both are None when all holds.
     """
 
     ok: bool
@@ -167,6 +192,7 @@ class BundleReport:
     proofs: int
     previous_size: int | None
     first_bad_seq: int | None
+    unproven_from: int | None
     problems: tuple[str, ...]
     problem_count: int
     seconds: float
@@ -194,6 +220,11 @@ class BundleReport:
             lines.append(f"previous checkpoint (size {self.previous_size}): {state}")
         if not self.ok:
             lines.append(f"first failing sequence number: {self.first_bad_seq}")
+            if self.unproven_from is not None:
+                lines.append(
+                    f"entries from sequence number {self.unproven_from} on are not proven "
+                    "by a signed checkpoint"
+                )
             lines.extend(f"  problem: {p}" for p in self.problems)
             if self.problem_count > len(self.problems):
                 lines.append(f"  ... and {self.problem_count - len(self.problems)} more")
@@ -215,6 +246,7 @@ class BundleReport:
             "proofs": self.proofs,
             "previous_size": self.previous_size,
             "first_bad_seq": self.first_bad_seq,
+            "unproven_from": self.unproven_from,
             "problems": list(self.problems),
             "problem_count": self.problem_count,
             "seconds": round(self.seconds, 3),
@@ -792,15 +824,15 @@ def _verify(
     for size, member in m.checkpoints:
         note = source.read(member, _MAX_NOTE)
         if note is None:
-            problems.add(min(size, m.end), f"checkpoint file for size {size} is missing")
+            problems.bound(min(size, m.end), f"checkpoint file for size {size} is missing")
             continue
         try:
             csize, croot = _open_checkpoint(note, name, public_key)
         except (IntegrityError, InputError):
-            problems.add(min(size, m.end), f"checkpoint at size {size} does not verify")
+            problems.bound(min(size, m.end), f"checkpoint at size {size} does not verify")
             continue
         if csize != size:
-            problems.add(min(size, csize, m.end), "checkpoint size differs from the manifest")
+            problems.bound(min(size, csize, m.end), "checkpoint size differs from the manifest")
         if signed.get(csize, croot) != croot:
             problems.fatal(f"two signed checkpoints disagree about size {csize}: forked history")
         signed[csize] = croot
@@ -847,7 +879,7 @@ def _verify(
             if roots[p] == signed[p]:
                 last_good = p
             else:
-                problems.add(
+                problems.bound(
                     last_good,
                     f"entries [{last_good}, {p}) do not hash to the signed root at size {p}",
                 )
@@ -866,10 +898,10 @@ def _verify(
         new_root = root_of(new)
         used.add((old, new))
         if proof is None or old_root is None or new_root is None:
-            problems.add(bad_seq, f"no consistency proof from size {old} to {new} ({what})")
+            problems.bound(bad_seq, f"no consistency proof from size {old} to {new} ({what})")
             return False
         if not verify_consistency(old, new, old_root, new_root, proof):
-            problems.add(bad_seq, f"consistency proof from size {old} to {new} fails ({what})")
+            problems.bound(bad_seq, f"consistency proof from size {old} to {new} fails ({what})")
             return False
         proofs_ok += 1
         return True
@@ -894,13 +926,13 @@ def _verify(
         elif psize in signed or psize in roots:
             have = root_of(psize)
             if have != proot:
-                problems.add(
+                problems.bound(
                     m.start, f"the log at size {psize} differs from your previous checkpoint"
                 )
         else:
             above = [(old, new) for (old, new) in m.proofs if old == psize and root_of(new)]
             if not above:
-                problems.add(
+                problems.bound(
                     m.start,
                     f"the bundle holds no proof linking your previous checkpoint (size {psize}); "
                     "export again with it as --previous",
@@ -918,7 +950,7 @@ def _verify(
         if verify_consistency(old, new, old_root, new_root, proof):
             proofs_ok += 1
         else:
-            problems.add(min(old, m.end), f"consistency proof from size {old} to {new} fails")
+            problems.bound(min(old, m.end), f"consistency proof from size {old} to {new} fails")
 
     return BundleReport(
         ok=problems.count == 0,
@@ -932,6 +964,7 @@ def _verify(
         proofs=proofs_ok,
         previous_size=prev_size,
         first_bad_seq=problems.first_bad,
+        unproven_from=problems.first_unproven,
         problems=tuple(problems.items),
         problem_count=problems.count,
         seconds=time.perf_counter() - started,

@@ -27,6 +27,7 @@ import click
 from credit_vault import Actor, Disclosure, SubjectRef, Vault
 from credit_vault.cli import _demo_workflows as _wf
 from credit_vault.cli._dataset import Dataset, load_dataset
+from credit_vault.cli._demo_audit import step_audit_export
 from credit_vault.cli._main import Output, fail
 from credit_vault.crypto import FileKeyProvider
 from credit_vault.errors import CreditVaultError
@@ -543,6 +544,7 @@ STEPS: list[DemoStep] = [
     DemoStep("objection_rejected", "Objection rejected, with reasons", _wf.step_objection_rejected),
     DemoStep("repair", "Credit repair approved: disclosure ends early", _wf.step_repair_approved),
     # Later features (lifecycle, objections and repairs, audit export) go here.
+    DemoStep("audit_export", "Audit export verified offline; who saw my data", step_audit_export),
     DemoStep("audit", "7. Access log: verify, checkpoint, summary", step_audit),
 ]
 """The demo's steps, in order. Insert new ones before ``audit`` so the log is verified last."""

@@ -44,6 +44,7 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 
 COMMANDS: dict[str, str] = {
+    "audit": "credit_vault.cli._audit:audit",
     "db": "credit_vault.cli._db:db",
     "demo": "credit_vault.cli._demo:demo",
     "sweep": "credit_vault.cli._sweep:sweep",
