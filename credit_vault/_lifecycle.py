@@ -49,7 +49,7 @@ from credit_vault.errors import (
     RecordNotFound,
     RecordPurged,
 )
-from credit_vault.storage.tables import Record, RecordVersion, Subject
+from credit_vault.storage.tables import Record, RecordVersion, Subject, metadata
 
 if TYPE_CHECKING:
     from credit_vault.vault import Vault
@@ -201,12 +201,30 @@ def decrypt_facts(vault: Vault, row: Any, names: Sequence[str] | None = None) ->
     return {n: _fields.decode_value(fc.decrypt(row.id, n, cts[n])) for n in wanted}
 
 
+def _bound_ciphertexts(key: str) -> list[tuple[Table, list[str]]]:
+    """Other tables with a ``key`` column (record_id, subject_id) and their ``*_ct`` columns.
+
+    Workflow tables keep free text (objection reasons, repair evidence) as
+    ciphertext next to the record or subject it concerns; found from the schema,
+    so a table added later is shredded too.
+    """
+    out: list[tuple[Table, list[str]]] = []
+    for table in metadata.sorted_tables:
+        if table.name in (_R.name, _S.name, _V.name) or key not in table.c:
+            continue
+        cols = [c.name for c in table.c if c.name.endswith("_ct") and c.nullable]
+        if cols:
+            out.append((table, cols))
+    return out
+
+
 def _shred(conn: Connection, ids: Sequence[str], *, reason: str, now: datetime) -> int:
     """Crypto-shred records (and their superseded versions); return the rows changed.
 
     The data keys and ciphertexts are set to NULL, so a copy of a ciphertext made
     earlier is useless without its key. The row stays as a tombstone: category,
-    dates, source, legal basis, state ``purged`` and the reason.
+    dates, source, legal basis, state ``purged`` and the reason. Ciphertexts other
+    tables keep about the record (workflow reasons, evidence) are deleted with it.
     """
     if not ids:
         return 0
@@ -235,6 +253,10 @@ def _shred(conn: Connection, ids: Sequence[str], *, reason: str, now: datetime) 
             .where(_V.c.record_id.in_(chunk))
             .values(kek_id=None, wrapped_key=None, fields=None, field_names="")
         )
+        for table, cols in _bound_ciphertexts("record_id"):
+            conn.execute(
+                update(table).where(table.c.record_id.in_(chunk)).values(dict.fromkeys(cols))
+            )
     return changed
 
 
@@ -722,6 +744,12 @@ class Lifecycle:
                             check_transition(r.state, "purged")
                     if _shred(conn, live, reason=REASON_ERASURE, now=now) != len(live):
                         raise ConflictError("a record changed while its subject was being erased")
+                    for table, cols in _bound_ciphertexts("subject_id"):
+                        conn.execute(
+                            update(table)
+                            .where(table.c.subject_id == srow.id)
+                            .values(dict.fromkeys(cols))
+                        )
                     conn.execute(
                         update(_S)
                         .where(_S.c.id == srow.id)

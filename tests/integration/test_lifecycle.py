@@ -554,3 +554,45 @@ def test_erasure_allowed_once_negative_retention_is_over(vault: Vault) -> None:
     assert sorted(report.records) == sorted([old, pos])
     assert row(vault, old).ended_reason == "erasure"
     assert vault.sweep(ADMIN).purged == 0  # nothing left to purge twice
+
+
+def test_purge_shreds_what_the_workflows_keep_about_the_record(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    """A corrected, objected, revoked record: every version and workflow text goes with it."""
+    from credit_vault.storage.tables import ObjectionRow, RecordChangeRow
+
+    s = person(50)
+    me = Actor(id="me", role="subject", subject=s)
+    rid = ingest(vault, TRAFFIC, s, marker="FIRST")
+    vault.objections.file(me, rid, reason="金额有误", statement="我有异议")
+    fixed = record_for(vault, TRAFFIC, s, marker="SECOND").facts
+    vault.records.correct(clerk_for(TRAFFIC), rid, facts=fixed, reason="录入错误")
+    vault.records.revoke(clerk_for(TRAFFIC), rid, reason="决定已撤销")
+    st = vault.record_status(ADMIN, rid)
+    assert (st.state, st.version, st.disclosable) == ("revoked", 2, False)
+    assert licensing(vault, s) == set()
+    assert retained(vault, s) == {rid}
+
+    obj_t = cast("Table", ObjectionRow.__table__)
+    chg_t = cast("Table", RecordChangeRow.__table__)
+    with vault._tx() as conn:
+        assert conn.execute(select(obj_t.c.reason_ct).where(obj_t.c.record_id == rid)).scalar()
+        assert conn.execute(select(_V.c.wrapped_key).where(_V.c.record_id == rid)).scalar()
+    assert row(vault, rid).statement_ct is not None
+
+    clock.set(at_shanghai(2029, 12, 1, 0, 0))
+    assert vault.sweep(ADMIN).purged == 1
+    assert vault.record_status(ADMIN, rid).state == "purged"
+    with vault._tx() as conn:
+        objections = conn.execute(select(obj_t).where(obj_t.c.record_id == rid)).all()
+        changes = conn.execute(select(chg_t).where(chg_t.c.record_id == rid)).all()
+        versions = conn.execute(select(_V).where(_V.c.record_id == rid)).all()
+    assert objections
+    assert changes
+    assert all(o.reason_ct is None and o.decision_ct is None for o in objections)
+    assert all(c.reason_ct is None for c in changes)
+    assert versions
+    assert all(v.wrapped_key is None and v.fields is None for v in versions)
+    assert row(vault, rid).statement_ct is None
+    assert retained(vault, s) == set()
