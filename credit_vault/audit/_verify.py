@@ -686,10 +686,11 @@ def _scan_all(
     if located is not None:
         path, offset, length = located
         size = length
-        with path.open("rb") as f:
-            f.seek(offset + length - 1)
-            if length and f.read(1) != b"\n":
-                problems.add(None, "the last entry line does not end in a newline")
+        if length:
+            with path.open("rb") as f:
+                f.seek(offset + length - 1)
+                if f.read(1) != b"\n":
+                    problems.add(None, "the last entry line does not end in a newline")
     else:
         opened = source.open(member)
         if opened is None:
