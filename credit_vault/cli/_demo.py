@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from credit_vault import Actor, Disclosure, SubjectRef, Vault
+from credit_vault.cli import _demo_lifecycle as _lc
 from credit_vault.cli import _demo_workflows as _wf
 from credit_vault.cli._dataset import Dataset, load_dataset
 from credit_vault.cli._demo_audit import step_audit_export
@@ -545,6 +546,8 @@ STEPS: list[DemoStep] = [
     DemoStep("repair", "Credit repair approved: disclosure ends early", _wf.step_repair_approved),
     # Later features (lifecycle, objections and repairs, audit export) go here.
     DemoStep("audit_export", "Audit export verified offline; who saw my data", step_audit_export),
+    DemoStep("window_ends", "A record leaves disclosure as the clock passes", _lc.step_window_ends),
+    DemoStep("sweep", "Sweep: windows closed, records past retention purged", _lc.step_sweep),
     DemoStep("audit", "7. Access log: verify, checkpoint, summary", step_audit),
 ]
 """The demo's steps, in order. Insert new ones before ``audit`` so the log is verified last."""
