@@ -140,18 +140,26 @@ class VaultAudit:
         *,
         heartbeat_interval: float | timedelta | None = DEFAULT_HEARTBEAT_INTERVAL,
     ) -> None:
-        if checkpoint_every is not None and (
-            isinstance(checkpoint_every, bool)
-            or not isinstance(checkpoint_every, int)
-            or checkpoint_every < 1
-        ):
-            raise ConfigurationError("checkpoint_every must be a positive number of entries")
-        if publisher is not None and not isinstance(publisher, CheckpointPublisher):
-            raise ConfigurationError("checkpoint_publisher must have a publish(size, root, note)")
+        try:
+            if checkpoint_every is not None and (
+                isinstance(checkpoint_every, bool)
+                or not isinstance(checkpoint_every, int)
+                or checkpoint_every < 1
+            ):
+                raise ConfigurationError("checkpoint_every must be a positive number of entries")
+            if publisher is not None and not isinstance(publisher, CheckpointPublisher):
+                raise ConfigurationError(
+                    "checkpoint_publisher must have a publish(size, root, note) method"
+                )
+            interval = _seconds(checkpoint_interval, "checkpoint_interval")
+            heartbeat = _seconds(heartbeat_interval, "heartbeat_interval")
+        except ConfigurationError:
+            vault.close()  # Vault.open fails: release the connections it opened
+            raise
         self._vault = vault
         self._every = checkpoint_every
-        self._interval = _seconds(checkpoint_interval, "checkpoint_interval")
-        self._heartbeat = _seconds(heartbeat_interval, "heartbeat_interval")
+        self._interval = interval
+        self._heartbeat = heartbeat
         self._publisher = publisher
         self._lock = threading.Lock()
         # What this process knows of the log; None until first read from the database.
