@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import Select, Table, Update, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from credit_vault import _fields
@@ -288,6 +288,30 @@ def _expire_candidates(today: date, limit: int) -> Select[Any]:
     )
 
 
+def _purge_claim(ids: Sequence[str], today: date) -> Select[Any]:
+    """The rows of ``ids`` still due for purge (locked on PostgreSQL by the caller)."""
+    return select(_R.c.id, _R.c.category, _R.c.state).where(
+        _R.c.id.in_(list(ids)), _R.c.state != "purged", _R.c.purge_on <= today
+    )
+
+
+def _expire_update(ids: Sequence[str], now: datetime) -> Update:
+    """Mark ``ids`` expired, but only those still active (the claim)."""
+    return (
+        update(_R)
+        # The state test is wrapped so that SQLite's planner, which guesses that
+        # `state = ?` matches a few rows, looks the ids up by primary key instead of
+        # walking every active row through the state index.
+        .where(_R.c.id.in_(list(ids)), func.coalesce(_R.c.state, "") == "active")
+        .values(
+            state="expired",
+            ended_reason=REASON_WINDOW_ENDED,
+            state_changed_at=now,
+            updated_at=now,
+        )
+    )
+
+
 def _count(conn: Connection, stmt: Select[Any]) -> int:
     inner = stmt.limit(None).order_by(None).subquery()
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
@@ -549,9 +573,7 @@ class Lifecycle:
                 chunk = fresh[i : i + batch_size]
                 now = v._now()
                 with v._tx() as conn:
-                    claim = select(_R.c.id, _R.c.category, _R.c.state).where(
-                        _R.c.id.in_(chunk), _R.c.state != "purged", _R.c.purge_on <= today
-                    )
+                    claim = _purge_claim(chunk, today)
                     if pg:
                         claim = claim.with_for_update(skip_locked=True)
                     rows = conn.execute(claim).all()
@@ -612,16 +634,7 @@ class Lifecycle:
                 ids = [r.id for r in rows]
                 for _ in ids:
                     check_transition("active", "expired")
-                res = conn.execute(
-                    update(_R)
-                    .where(_R.c.id.in_(ids), _R.c.state == "active")
-                    .values(
-                        state="expired",
-                        ended_reason=REASON_WINDOW_ENDED,
-                        state_changed_at=now,
-                        updated_at=now,
-                    )
-                )
+                res = conn.execute(_expire_update(ids, now))
                 if res.rowcount != len(ids):
                     raise ConflictError("a record changed while its window was being closed")
                 entries.append(

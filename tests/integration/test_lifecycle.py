@@ -12,7 +12,9 @@ from credit_vault import Actor, SubjectRef, Vault, _fields
 from credit_vault._lifecycle import (
     SweepProgress,
     _expire_candidates,
+    _expire_update,
     _purge_candidates,
+    _purge_claim,
     decrypt_facts,
     live_record,
 )
@@ -458,6 +460,26 @@ def test_sweep_walks_the_due_date_indexes(vault: Vault) -> None:
                 conn.execute(text("SET LOCAL enable_seqscan = off"))
                 plan = " ".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
                 assert index in plan, plan
+
+
+def test_batches_find_their_ids_by_primary_key(vault: Vault) -> None:
+    """With 500 bound ids, the planner must not walk the state index instead (SQLite guesses)."""
+    if vault.dialect != "sqlite":
+        pytest.skip("PostgreSQL plans from statistics; the guess this guards against is SQLite's")
+    ids = [f"r_{i:024x}" for i in range(500)]
+    engine = vault._store.engine
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    with engine.connect() as conn:
+        for stmt in (_purge_claim(ids, D(2025, 6, 1)), _expire_update(ids, now)):
+            compiled = stmt.compile(
+                dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            params = compiled.construct_params()
+            args = tuple(params[k] for k in compiled.positiontup or ())
+            plan = " ".join(
+                str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args)
+            )
+            assert "USING INDEX sqlite_autoindex_cv_records_1 (id=?)" in plan, plan
 
 
 # --- subject erasure -----------------------------------------------------------------------
