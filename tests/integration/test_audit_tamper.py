@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
-from sqlalchemy import create_engine, delete, select, update
+from sqlalchemy import Table, create_engine, delete, select, update
 from sqlalchemy.engine import Connection
 
 from credit_vault import SubjectRef, Vault
@@ -18,8 +19,8 @@ from credit_vault.errors import AuditWriteFailed
 from credit_vault.storage.tables import AuditCheckpoint, AuditEntry, AuditHead
 from tests.helpers import AUDITOR, OFFICER, citizen_id, clerk_for, record_for
 
-E = AuditEntry.__table__
-H = AuditHead.__table__
+E = cast("Table", AuditEntry.__table__)
+H = cast("Table", AuditHead.__table__)
 TAX = "tax.major_violation"
 
 
