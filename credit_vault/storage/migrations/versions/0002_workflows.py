@@ -28,7 +28,7 @@ def _workflow_columns(kind: str) -> list[sa.Column]:  # type: ignore[type-arg]
     ]
 
 
-def _fks(table: str) -> list[sa.ForeignKeyConstraint]:
+def _fks(table: str) -> list[sa.Constraint]:
     return [
         sa.ForeignKeyConstraint(
             ["record_id"],
@@ -46,9 +46,7 @@ def _fks(table: str) -> list[sa.ForeignKeyConstraint]:
 def _indexes(table: str, short: str) -> None:
     with op.batch_alter_table(table, schema=None) as batch_op:
         batch_op.create_index(batch_op.f(f"ix_{table}_record_id"), ["record_id"], unique=False)
-        batch_op.create_index(
-            f"ix_cv_{short}_org_state", ["assigned_org", "state"], unique=False
-        )
+        batch_op.create_index(f"ix_cv_{short}_org_state", ["assigned_org", "state"], unique=False)
         batch_op.create_index(f"ix_cv_{short}_state_deadline", ["state", "deadline"], unique=False)
 
 
