@@ -20,7 +20,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import Select, Table, Update, func, or_, select, update
@@ -169,6 +169,13 @@ def window_of(row: Any) -> Window:
         purge_on=row.purge_on,
         repair_from=row.repair_from,
     )
+
+
+def _utc(instant: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite returns them without a zone)."""
+    if instant is None or instant.tzinfo is not None:
+        return instant
+    return instant.replace(tzinfo=UTC)
 
 
 def live_record(conn: Connection, record_id: str, *, for_update: bool = False) -> Any:
@@ -447,8 +454,8 @@ class Lifecycle:
                         purge_due=purge_due(row.state, window, today),
                         version=row.version,
                         ended_reason=row.ended_reason,
-                        state_changed_at=row.state_changed_at,
-                        purged_at=row.purged_at,
+                        state_changed_at=_utc(row.state_changed_at),
+                        purged_at=_utc(row.purged_at),
                         as_of=today,
                         access_seq=seq,
                     )

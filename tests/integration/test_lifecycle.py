@@ -121,7 +121,8 @@ def test_record_status_reports_states_without_decrypting(
     assert (st.state, st.stored_state, st.disclosable) == ("purged", "purged", False)
     assert st.ended_reason == "retention"
     assert st.purged_at is not None
-    assert st.purged_at.astimezone(UTC) == vault.clock.now()
+    assert st.purged_at.tzinfo is not None
+    assert st.purged_at == vault.clock.now()
     assert st.purge_on == D(2025, 1, 1)  # the tombstone keeps its dates
     st = vault.record_status(ADMIN, ended)
     assert (st.state, st.stored_state, st.ended_reason) == ("expired", "expired", "window_ended")
