@@ -37,6 +37,7 @@ from credit_vault.audit._export import (
     EXPORT_FORMATS,
     BundleWriter,
     FeedWriter,
+    check_destination,
     subject_extract,
 )
 from credit_vault.audit._merkle import CompactRange, leaf_hash
@@ -495,6 +496,7 @@ class VaultAudit:
                 raise InputError("a subject export needs subject=SubjectRef")
         elif subject is not None:
             raise InputError("subject= is only for format='subject'")
+        check_destination(dest, format)
         rid = request_id or uuid.uuid4().hex
         since_at, until_at = self._bound(since, end=False), self._bound(until, end=True)
         pseudo = vault.pseudonym(subject) if subject is not None else ""
@@ -665,8 +667,6 @@ class VaultAudit:
         note: bytes,
         now: datetime,
     ) -> tuple[Path, int]:
-        if dest.exists():
-            raise InputError("the export destination already exists")
         with self._vault._tx() as conn:
             rows = audit_repo.subject_entries(conn, pseudo, start, end)
         plan = ProofPlan(size)

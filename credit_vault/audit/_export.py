@@ -41,6 +41,7 @@ __all__ = [
     "BundleWriter",
     "FeedWriter",
     "cef_line",
+    "check_destination",
     "csv_row",
     "ocsf_event",
     "subject_extract",
@@ -75,6 +76,14 @@ CSV_COLUMNS: Final = (
 
 _ACTIVITY_NAMES = {1: "Read", 2: "Update", 5: "Write", 7: "Delete", 99: "Other"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_destination(dest: str | os.PathLike[str], fmt: str) -> None:
+    """Refuse, before anything is logged or written, a destination the export cannot use."""
+    path = Path(dest)
+    _prepare_target(path)
+    if fmt != "bundle" and path.exists():
+        raise InputError("this export format is written to a file, not a directory")
 
 
 def _prepare_target(dest: Path) -> None:

@@ -109,8 +109,15 @@ def test_export_argument_errors(vault: Vault, tmp_path: Path) -> None:
         vault.audit.export(AUDITOR, tmp_path / "x", subject=person(0))
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "f").write_text("x")
+    before = vault.audit.head().size
     with pytest.raises(InputError):
         vault.audit.export(AUDITOR, tmp_path / "taken")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError):
+        vault.audit.export(AUDITOR, tmp_path / "empty", format="csv")
+    with pytest.raises(InputError):
+        vault.audit.export(AUDITOR, tmp_path / "no-such-dir" / "b")
+    assert vault.audit.head().size == before  # refused before anything was logged
 
 
 def test_subject_extract_for_the_subject_and_for_an_auditor(vault: Vault, tmp_path: Path) -> None:
