@@ -204,8 +204,8 @@ def test_random_timelines(
             clock.advance(timedelta(days=step[1], hours=step[2]))
         elif step[0] == "boundary":
             _, k, purge, just_before = step
-            dates = sorted({e.purge if purge else e.end for e in expect.values()} - {None})
-            ahead = [d for d in dates if d is not None and d > today]
+            marks = {e.purge if purge else e.end for e in expect.values()}
+            ahead = sorted(d for d in marks if d is not None and d > today)
             if ahead:
                 target = ahead[k % len(ahead)]
                 midnight = datetime(target.year, target.month, target.day, tzinfo=SHANGHAI)
