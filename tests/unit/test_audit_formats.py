@@ -231,3 +231,23 @@ def test_directory_publisher(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         DirectoryPublisher(tmp_path / "file")
     assert "DirectoryPublisher(" in repr(pub)
+
+
+def test_audit_package_exports_are_sorted_present_and_documented() -> None:
+    import inspect
+
+    from credit_vault import audit
+
+    names = list(audit.__all__)
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    for name in names:
+        obj = getattr(audit, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"credit_vault.audit.{name} has no docstring"
+    for name in (
+        "verify_bundle",
+        "verify_subject_extract",
+        "CheckpointPublisher",
+        "DirectoryPublisher",
+    ):
+        assert name in names
