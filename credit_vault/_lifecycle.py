@@ -32,6 +32,7 @@ from credit_vault.crypto import FieldCipher
 from credit_vault.domain.catalog import Category
 from credit_vault.domain.models import Actor, SubjectRef
 from credit_vault.domain.windows import (
+    LIVE_STATES,
     RecordState,
     Window,
     check_transition,
@@ -268,10 +269,10 @@ def _shred(conn: Connection, ids: Sequence[str], *, reason: str, now: datetime) 
 
 
 def _purge_candidates(today: date, limit: int) -> Select[Any]:
-    """Ids of records past retention, oldest first (walks the purge_on index)."""
+    """Ids of records past retention, oldest first (walks the (state, purge_on) index)."""
     return (
         select(_R.c.id)
-        .where(_R.c.purge_on <= today, _R.c.state != "purged")
+        .where(_R.c.state.in_(LIVE_STATES), _R.c.purge_on <= today)
         .order_by(_R.c.purge_on)
         .limit(limit)
     )

@@ -533,22 +533,21 @@ def step_audit(ctx: DemoContext) -> None:
 
 
 STEPS: list[DemoStep] = [
-    DemoStep("sources", "1. Sources registered (admin)", step_sources),
-    DemoStep("ingest", "2. Records ingested, one transaction per source", step_ingest),
-    DemoStep("licensing", "3. (a) Licensing review, with a ticket", step_licensing),
-    DemoStep("self_query", "4. (b) The subject's own view vs the licensing view", step_self_view),
+    DemoStep("sources", "Sources registered (admin)", step_sources),
+    DemoStep("ingest", "Records ingested, one transaction per source", step_ingest),
+    DemoStep("licensing", "(a) Licensing review, with a ticket", step_licensing),
+    DemoStep("self_query", "(b) The subject's own view vs the licensing view", step_self_view),
     DemoStep(
-        "joint_punishment", "5. (c) Joint punishment: serious records only", step_joint_punishment
+        "joint_punishment", "(c) Joint punishment: serious records only", step_joint_punishment
     ),
-    DemoStep("denials", "6. (d) Refused reads, each logged", step_denials),
+    DemoStep("denials", "(d) Refused reads, each logged", step_denials),
     DemoStep("objection_upheld", "Objection upheld, record corrected", _wf.step_objection_upheld),
     DemoStep("objection_rejected", "Objection rejected, with reasons", _wf.step_objection_rejected),
     DemoStep("repair", "Credit repair approved: disclosure ends early", _wf.step_repair_approved),
-    # Later features (lifecycle, objections and repairs, audit export) go here.
     DemoStep("audit_export", "Audit export verified offline; who saw my data", step_audit_export),
     DemoStep("window_ends", "A record leaves disclosure as the clock passes", _lc.step_window_ends),
     DemoStep("sweep", "Sweep: windows closed, records past retention purged", _lc.step_sweep),
-    DemoStep("audit", "7. Access log: verify, checkpoint, summary", step_audit),
+    DemoStep("audit", "Access log: verify, checkpoint, summary", step_audit),
 ]
 """The demo's steps, in order. Insert new ones before ``audit`` so the log is verified last."""
 
@@ -617,9 +616,10 @@ def run_demo(directory: Path, out: Output, steps: Sequence[DemoStep] | None = No
             f"data set  : {len(data.persons)} persons, {len(data.organisations)} organisations, "
             f"{len(data.records)} records (synthetic)"
         )
-        for step in steps:
-            out.info(f"step: {step.title}")
-            out.heading(step.title)
+        for number, step in enumerate(steps, start=1):
+            title = f"{number}. {step.title}"
+            out.info(f"step: {title}")
+            out.heading(title)
             step.run(ctx)
     return ctx
 

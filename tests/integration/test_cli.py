@@ -22,6 +22,7 @@ from credit_vault.cli import _demo, main
 from credit_vault.cli._dataset import load_dataset, parse_dataset
 from credit_vault.crypto import FileKeyProvider
 from credit_vault.errors import InputError, InvalidIdentifier
+from credit_vault.storage.engine import head_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET_FILE = ROOT / "credit_vault" / "data" / "demo_dataset.json"
@@ -87,8 +88,8 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     second = invoke("db", "upgrade", url)
     for result in (first, second):
         assert result.exit_code == 0, result.output
-        assert result.stdout.strip() == "revision 0001"
-        assert "revision 0001" in result.stderr
+        assert result.stdout.strip() == f"revision {head_revision()}"
+        assert f"revision {head_revision()}" in result.stderr
     assert (tmp_path / "vault.db").exists()
 
 
@@ -97,7 +98,7 @@ def test_db_upgrade_json_and_url_from_stdin(tmp_path: Path) -> None:
     result = invoke("db", "upgrade", "-", "--json", stdin=url + "\n")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["revision"] == "0001"
+    assert doc["revision"] == head_revision()
     assert doc["dialect"] == "sqlite"
     assert doc["key_set"] is None
 

@@ -445,7 +445,7 @@ def test_sweep_walks_the_due_date_indexes(vault: Vault) -> None:
     engine = vault._store.engine
     with engine.connect() as conn:
         for stmt, index in (
-            (_purge_candidates(today, 500), "ix_cv_records_purge_on"),
+            (_purge_candidates(today, 500), "ix_cv_records_state_purge"),
             (_expire_candidates(today, 500), "ix_cv_records_state_ends"),
         ):
             sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))

@@ -125,7 +125,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cv_records", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cv_records_category"), ["category"], unique=False)
-        batch_op.create_index("ix_cv_records_purge_on", ["purge_on"], unique=False)
+        batch_op.create_index("ix_cv_records_state_purge", ["state", "purge_on"], unique=False)
         batch_op.create_index(
             "ix_cv_records_state_ends", ["state", "disclosure_ends_on"], unique=False
         )
@@ -179,7 +179,7 @@ def downgrade() -> None:
     with op.batch_alter_table("cv_records", schema=None) as batch_op:
         batch_op.drop_index("ix_cv_records_subject_state")
         batch_op.drop_index("ix_cv_records_state_ends")
-        batch_op.drop_index("ix_cv_records_purge_on")
+        batch_op.drop_index("ix_cv_records_state_purge")
         batch_op.drop_index(batch_op.f("ix_cv_records_category"))
 
     op.drop_table("cv_records")
