@@ -9,14 +9,13 @@ access may see, or which rule refused it. The vault logs the decision either way
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from credit_vault.domain._toml import load_toml_file, load_toml_text, packaged_text
 from credit_vault.domain.catalog import TIERS, Category, Tier, tier_rank
 from credit_vault.domain.workflows import WorkflowSettings, parse_workflow_settings
 from credit_vault.errors import (
@@ -286,30 +285,17 @@ class Policy:
     @classmethod
     def default(cls) -> Policy:
         """The default policy of DOMAIN.md, shipped with the package."""
-        text = (
-            resources.files("credit_vault.data")
-            .joinpath("policy_default.toml")
-            .read_text(encoding="utf-8")
-        )
-        return cls.from_toml(text)
+        return cls.from_toml(packaged_text("policy_default.toml"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
         """Load a policy from a TOML file (same shape as the default policy)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidPolicy(f"policy file cannot be read: {exc.strerror}") from None
-        return cls.from_toml(text)
+        return cls.from_dict(load_toml_file(path, InvalidPolicy, "policy"))
 
     @classmethod
     def from_toml(cls, text: str) -> Policy:
         """Load a policy from TOML text."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidPolicy(f"policy is not valid TOML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml_text(text, InvalidPolicy, "policy"))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
