@@ -107,10 +107,8 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
 
 
-@pytest.fixture
-def vault(db_url: str, keys: FileKeyProvider, clock: FrozenClock) -> Iterator[Vault]:
-    """An open vault with the default catalogue and policy, and sources for every category."""
-    v = Vault.open(db_url, keys=keys, clock=clock)
+def _open_vault(url: str, keys: FileKeyProvider, clock: FrozenClock) -> Iterator[Vault]:
+    v = Vault.open(url, keys=keys, clock=clock)
     try:
         from tests.helpers import register_all_sources
 
@@ -118,3 +116,21 @@ def vault(db_url: str, keys: FileKeyProvider, clock: FrozenClock) -> Iterator[Va
         yield v
     finally:
         v.close()
+
+
+@pytest.fixture
+def vault(db_url: str, keys: FileKeyProvider, clock: FrozenClock) -> Iterator[Vault]:
+    """An open vault with the default catalogue and policy, and sources for every category."""
+    yield from _open_vault(db_url, keys, clock)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file URL, for tests about SQLite itself (file bytes, query plans)."""
+    return f"sqlite:///{tmp_path / 'vault.db'}"
+
+
+@pytest.fixture
+def sqlite_vault(sqlite_url: str, keys: FileKeyProvider, clock: FrozenClock) -> Iterator[Vault]:
+    """Like ``vault``, on a SQLite file only."""
+    yield from _open_vault(sqlite_url, keys, clock)

@@ -87,3 +87,33 @@ OFFICER = Actor(id="off-1", role="licensing_officer", organisation="market-burea
 ENFORCER = Actor(id="enf-1", role="enforcement_officer", organisation="court")
 THIRD = Actor(id="bank-1", role="third_party", organisation="bank")
 AUDITOR = Actor(id="aud-1", role="auditor", organisation="audit-office")
+
+
+def stored_bytes(url: str) -> bytes:
+    """Everything the database holds, as bytes, for searching for plaintext.
+
+    SQLite: the database file and its WAL as they are on disk. PostgreSQL: every
+    row of every table in the schema as text, plus the decoded contents of each
+    ``bytea`` value (which the text form shows as hex).
+    """
+    import re
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, inspect, text
+
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        return b"".join(
+            p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+        )
+    engine = create_engine(url)
+    chunks: list[bytes] = []
+    try:
+        with engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                for (row,) in conn.execute(text(f'SELECT t::text FROM "{table}" t')):
+                    chunks.append(row.encode())
+                    chunks.extend(bytes.fromhex(h) for h in re.findall(r"\\\\x([0-9a-f]+)", row))
+    finally:
+        engine.dispose()
+    return b"\n".join(chunks)

@@ -463,10 +463,12 @@ def test_sweep_walks_the_due_date_indexes(vault: Vault) -> None:
                 assert index in plan, plan
 
 
-def test_batches_find_their_ids_by_primary_key(vault: Vault) -> None:
-    """With 500 bound ids, the planner must not walk the state index instead (SQLite guesses)."""
-    if vault.dialect != "sqlite":
-        pytest.skip("PostgreSQL plans from statistics; the guess this guards against is SQLite's")
+def test_batches_find_their_ids_by_primary_key(sqlite_vault: Vault) -> None:
+    """With 500 bound ids, the planner must not walk the state index instead (SQLite guesses).
+
+    SQLite only: PostgreSQL plans from statistics, and the guess this guards against is SQLite's.
+    """
+    vault = sqlite_vault
     ids = [f"r_{i:024x}" for i in range(500)]
     engine = vault._store.engine
     now = datetime(2025, 6, 1, tzinfo=UTC)

@@ -167,3 +167,36 @@ def test_validation_errors_do_not_echo_values() -> None:
         )
     assert "SECRET" not in str(info.value)
     assert "decided_on" in str(info.value)
+
+
+def test_the_byte_search_finds_planted_plaintext(vault: Vault, db_url: str) -> None:
+    """The search used by the privacy tests can fail: plaintext planted in a text and a binary column is found."""
+    from sqlalchemy import update
+
+    from credit_vault.storage.tables import Record
+    from tests.helpers import stored_bytes
+
+    rid = vault.ingest(
+        clerk_for("tax.major_violation"),
+        RecordIn(
+            subject=SubjectRef.person(citizen_id(5)),
+            category="tax.major_violation",
+            legal_basis="税收征收管理法",
+            decided_on=vault.today(),
+            occurred_on=vault.today(),
+            facts={"decision_no": "n", "authority": "a", "summary": "s"},
+        ),
+    )
+    assert b"PLANTED-TEXT" not in stored_bytes(db_url)
+    engine = create_engine(db_url)
+    t = Record.__table__
+    with engine.begin() as conn:
+        conn.execute(
+            update(t)
+            .where(t.c.id == rid)
+            .values(legal_basis="PLANTED-TEXT", statement_ct="PLANTED-BIN张".encode())
+        )
+    engine.dispose()
+    blob = stored_bytes(db_url)
+    assert b"PLANTED-TEXT" in blob
+    assert "PLANTED-BIN张".encode() in blob
