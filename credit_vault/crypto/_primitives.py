@@ -19,8 +19,6 @@ import hmac as _hmac
 from collections.abc import Callable
 from typing import NoReturn
 
-from argon2.low_level import Type as _Argon2Type
-from argon2.low_level import hash_secret_raw as _argon2_hash_secret_raw
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -168,6 +166,11 @@ def argon2id(
     version: int = ARGON2_VERSION,
 ) -> bytes:
     """Argon2id (RFC 9106) raw output; ``memory_cost`` is in KiB."""
+    # Imported here: only passphrase key sets need it, and the offline log
+    # verifier must run with the standard library and cryptography alone.
+    from argon2.low_level import Type as _Argon2Type
+    from argon2.low_level import hash_secret_raw as _argon2_hash_secret_raw
+
     return _argon2_hash_secret_raw(
         secret,
         salt,

@@ -575,28 +575,21 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Block())
-root = Path(sys.argv[1])
-# Load the audit modules without running credit_vault/__init__.py (which wires the vault).
-for pkg, sub in (("credit_vault", ""), ("credit_vault.audit", "audit"), ("credit_vault.crypto", "crypto")):
-    mod = types.ModuleType(pkg)
-    mod.__path__ = [str(root / "credit_vault" / sub) if sub else str(root / "credit_vault")]
-    sys.modules[pkg] = mod
-from credit_vault.audit._verify import verify_bundle
+sys.path.insert(0, sys.argv[1])
+# The real package: its __init__ resolves the vault's names lazily.
+from credit_vault.audit import verify_bundle
 report = verify_bundle(sys.argv[2], sys.argv[3], workers=1)
 print("OK" if report.ok else "FAILED")
 print(sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)))
 """
 
-# What the verifier may load besides the standard library: cryptography (and its
-# bindings), and argon2, which credit_vault.crypto._primitives imports at module level.
+# What the verifier may load besides the standard library: cryptography and its bindings.
 _ALLOWED = {
     "credit_vault",
     "cryptography",
     "_cffi_backend",
     "_openssl",
     "_rust",
-    "argon2",
-    "_argon2_cffi_bindings",
     "__main__",
     "__mp_main__",
     "_distutils_hack",
