@@ -12,7 +12,7 @@ Start with :meth:`Vault.open`::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any as _Any
 
 if TYPE_CHECKING:
     from credit_vault._audit_service import VaultAudit, VerifyReport
@@ -80,7 +80,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'credit_vault' has no attribute {name!r}")
