@@ -12,7 +12,8 @@ Start with :meth:`Vault.open`::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any as _Any
+from typing import TYPE_CHECKING
+from typing import Any as _Any
 
 if TYPE_CHECKING:
     from credit_vault._audit_service import VaultAudit, VerifyReport
