@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,6 +63,16 @@ _SC = cast("Table", SourceCategory.__table__)
 _META = cast("Table", Meta.__table__)
 
 SYSTEM_ACTOR = Actor(id="system", role="admin")
+
+# Statements of the read path, built once (building costs more than running them).
+_SUBJECT_BY_LOOKUP = select(_S.c.id, _S.c.kek_id, _S.c.wrapped_key, _S.c.name_ct).where(
+    _S.c.lookup == bindparam("lookup"), _S.c.kind == bindparam("kind")
+)
+_RECORDS_OF_SUBJECT = (
+    select(_R)
+    .where(_R.c.subject_id == bindparam("sid"), _R.c.state != "purged")
+    .order_by(_R.c.decided_on, _R.c.id)
+)
 
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
 # joined with the pseudonyms an auditor sees in the exported log.
@@ -724,9 +734,8 @@ class Vault:
         try:
             with self._tx() as conn:
                 srow = conn.execute(
-                    select(_S.c.id, _S.c.kek_id, _S.c.wrapped_key, _S.c.name_ct).where(
-                        _S.c.lookup == self._subject_lookup(subject), _S.c.kind == subject.kind
-                    )
+                    _SUBJECT_BY_LOOKUP,
+                    {"lookup": self._subject_lookup(subject), "kind": subject.kind},
                 ).first()
                 out: list[DisclosedRecord] = []
                 disclosed_fields: set[str] = set()
@@ -734,11 +743,7 @@ class Vault:
                 rows: Sequence[Any] = []
                 subject_cipher: FieldCipher | None = None
                 if srow is not None:
-                    rows = conn.execute(
-                        select(_R)
-                        .where(_R.c.subject_id == srow.id, _R.c.state != "purged")
-                        .order_by(_R.c.decided_on, _R.c.id)
-                    ).all()
+                    rows = conn.execute(_RECORDS_OF_SUBJECT, {"sid": srow.id}).all()
                 for row in rows:
                     if only is not None and row.category not in only:
                         continue

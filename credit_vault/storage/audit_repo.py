@@ -66,11 +66,17 @@ class StoredEntry:
     leaf_hash: bytes
 
 
+# Built once: every vault call appends, and building statements costs more than
+# executing these small ones.
+_HEAD = select(_H.c.size, _H.c.root, _H.c.frontier, _H.c.updated_at).where(_H.c.id == 1)
+_HEAD_LOCKED = _HEAD.with_for_update()
+_INSERT_ENTRY = insert(_E)
+_UPDATE_HEAD = update(_H).where(_H.c.id == 1)
+
+
 def read_head(conn: Connection, *, for_update: bool = False) -> Head:
     """The head row (locked when ``for_update`` on PostgreSQL)."""
-    stmt = select(_H.c.size, _H.c.root, _H.c.frontier, _H.c.updated_at).where(_H.c.id == 1)
-    if for_update and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    stmt = _HEAD_LOCKED if for_update and conn.dialect.name == "postgresql" else _HEAD
     row = conn.execute(stmt).one()
     return Head(
         size=int(row.size),
@@ -104,20 +110,20 @@ def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) ->
     cr = CompactRange.from_bytes(head.size, head.frontier)
     cr.append(lh)
     conn.execute(
-        insert(_E).values(
-            seq=seq,
-            ts=ts,
-            actor_id=entry.actor_id[:128],
-            op=entry.op,
-            subject_pseudonym=entry.subject or None,
-            leaf_hash=lh,
-            entry=data,
-        )
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "ts": ts,
+            "actor_id": entry.actor_id[:128],
+            "op": entry.op,
+            "subject_pseudonym": entry.subject or None,
+            "leaf_hash": lh,
+            "entry": data,
+        },
     )
     conn.execute(
-        update(_H)
-        .where(_H.c.id == 1)
-        .values(size=cr.size, frontier=cr.to_bytes(), root=cr.root(), updated_at=ts)
+        _UPDATE_HEAD,
+        {"size": cr.size, "frontier": cr.to_bytes(), "root": cr.root(), "updated_at": ts},
     )
     return seq
 
