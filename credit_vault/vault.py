@@ -784,7 +784,8 @@ class Vault:
                         ).decode("utf-8")
                         disclosed_fields.add("statement")
                     out.append(
-                        DisclosedRecord(
+                        # Built from our own stored, typed values: no validation pass.
+                        DisclosedRecord.model_construct(
                             record_id=row.id,
                             category=cat.code,
                             category_name=cat.name,
@@ -844,7 +845,7 @@ class Vault:
                 )
             )
             raise
-        return Disclosure(
+        return Disclosure.model_construct(
             purpose=purpose,
             subject_pseudonym=pseudo,
             records=tuple(out),

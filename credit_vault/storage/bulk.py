@@ -18,14 +18,15 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Table, insert
 from sqlalchemy.engine import Connection
 
-__all__ = ["insert_many"]
+__all__ = ["insert_many", "sqlite_datetime"]
 
 
 def _sqlite_date(v: Any) -> Any:
     return None if v is None else v.isoformat()
 
 
-def _sqlite_datetime(v: Any) -> Any:
+def sqlite_datetime(v: Any) -> Any:
+    """A datetime as the text SQLAlchemy's SQLite ``DateTime`` stores (UTC, microseconds)."""
     if v is None:
         return None
     if isinstance(v, datetime) and v.tzinfo is not None:
@@ -43,7 +44,7 @@ def _identity(v: Any) -> Any:
 
 def _converter(column_type: Any) -> Callable[[Any], Any]:
     if isinstance(column_type, DateTime):
-        return _sqlite_datetime
+        return sqlite_datetime
     if isinstance(column_type, Date):
         return _sqlite_date
     if isinstance(column_type, Boolean):

@@ -178,7 +178,9 @@ class AuditEntry(Base):
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts: Mapped[datetime] = mapped_column(_TS)
-    actor_id: Mapped[str] = mapped_column(String(128), index=True)
+    # Not indexed: every vault call appends here, and each index is one more page
+    # written per commit; reviews read the log by sequence range anyway.
+    actor_id: Mapped[str] = mapped_column(String(128))
     op: Mapped[str] = mapped_column(String(32))
     subject_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

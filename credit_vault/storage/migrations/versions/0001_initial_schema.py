@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_entries")),
     )
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_entries_actor_id"), ["actor_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_audit_entries_subject_pseudonym"), ["subject_pseudonym"], unique=False
         )
@@ -192,7 +191,6 @@ def downgrade() -> None:
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_entries_subject_pseudonym"))
-        batch_op.drop_index(batch_op.f("ix_audit_entries_actor_id"))
 
     op.drop_table("audit_entries")
     op.drop_table("audit_checkpoints")
