@@ -25,11 +25,11 @@ import builtins
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import Table, and_, exists, insert, select, update
 from sqlalchemy.engine import Connection
@@ -95,6 +95,8 @@ _RP = cast("Table", RepairRow.__table__)
 _CS = cast("Table", CaseRow.__table__)
 _CH = cast("Table", RecordChangeRow.__table__)
 _EV = cast("Table", EventRow.__table__)
+
+_T = TypeVar("_T")
 
 _CONSENT = re.compile(r"^[\w\-/.:()（）〔〕\u4e00-\u9fff]{1,64}$")
 _ORG = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
@@ -511,6 +513,53 @@ class Workflows:
             )
         )
 
+    def record_change(
+        self,
+        conn: Connection,
+        actor: Actor,
+        rec: Any,
+        *,
+        change_id: str,
+        kind: str,
+        action: str,
+        op: str,
+        version: int,
+        state: str,
+        code: str,
+        reason_ct: bytes | None,
+        workflow_id: str | None,
+        now: datetime,
+        purpose: str = "",
+    ) -> _Step:
+        """Keep the history row of a record change; return the record's step to commit for it."""
+        self.add_change(
+            conn,
+            rec.id,
+            change_id=change_id,
+            kind=kind,
+            version=version,
+            state=state,
+            code=code,
+            reason_ct=reason_ct,
+            workflow_id=workflow_id,
+            actor=actor,
+            now=now,
+        )
+        return _Step(
+            op=op,
+            machine="record",
+            action=action,
+            object_id=change_id,
+            record_id=rec.id,
+            state=state,
+            organisation=rec.source_code,
+            deadline=None,
+            code=code,
+            from_state=rec.state,
+            purpose=purpose,
+            category=rec.category,
+        )
+
     def load_object(self, conn: Connection, table: Table, object_id: object) -> Any:
         """A workflow row by id; :class:`NotFound` if there is none."""
         if not isinstance(object_id, str) or not _ID.match(object_id):
@@ -561,6 +610,196 @@ def _consent(consent: object) -> str | None:
     if not isinstance(consent, str) or not _CONSENT.match(consent):
         raise InputError("consent must be 1-64 characters of letters, digits and - / . : ( )")
     return consent
+
+
+def _read_object(
+    w: Workflows,
+    actor: Actor,
+    row: Any,
+    subj: Any,
+    consent: str | None,
+    *,
+    machine: str,
+    record_id: str | None,
+    handles: Callable[[], bool],
+    refusal: str,
+    texts: Mapping[str, tuple[str, str]],
+    build: Callable[..., _T],
+) -> _T:
+    """A workflow object for ``get``: texts only for the subject and its handler; logged.
+
+    ``texts`` maps each field of the result to the name its ciphertext is bound to and
+    the column holding it; ``handles`` is asked only when the actor is not the subject.
+    """
+    shown = (
+        w.subject_kind(actor, subj, consent, op="workflow_read", records=[record_id or ""])
+        or handles()
+    )
+    if not shown and actor.role not in w.settings.report_roles:
+        w.refuse(
+            actor,
+            "workflow_read",
+            PermissionDenied(refusal),
+            reason=f"{machine}.read:not_permitted",
+            subject=subj.pseudonym,
+            records=[record_id or ""],
+            object_id=row.id,
+        )
+    w.log_read(
+        actor,
+        reason=f"{machine}.read" + (":texts" if shown else ""),
+        subject=subj.pseudonym,
+        records=[record_id] if record_id else [],
+        fields=list(texts) if shown else [],
+        object_id=row.id,
+    )
+    if not shown:
+        return build(row)
+    return build(
+        row,
+        **{
+            field: w.unseal(subj, row.id, name, getattr(row, column))
+            for field, (name, column) in texts.items()
+        },
+    )
+
+
+def _get_on_record(
+    w: Workflows,
+    actor: Actor,
+    table: Table,
+    object_id: str,
+    consent: str | None,
+    *,
+    machine: str,
+    purpose: str,
+    refusal: str,
+    texts: Mapping[str, tuple[str, str]],
+    build: Callable[..., _T],
+) -> _T:
+    """``get`` of an objection or repair: the handler is the assigned organisation with a grant."""
+    actor = w._vault._check_actor(actor)
+    consent = _consent(consent)
+    with w.read() as conn:
+        row = w.load_object(conn, table, object_id)
+        rec, subj = w.load_record(conn, row.record_id)
+    return _read_object(
+        w,
+        actor,
+        row,
+        subj,
+        consent,
+        machine=machine,
+        record_id=rec.id,
+        handles=lambda: (
+            actor.organisation == row.assigned_org and w.grants(actor, purpose, rec.category)
+        ),
+        refusal=refusal,
+        texts=texts,
+        build=build,
+    )
+
+
+def _list_objects(
+    w: Workflows,
+    actor: Actor,
+    table: Table,
+    subject: SubjectRef | None,
+    purpose: str,
+    *,
+    filters: Mapping[str, object],
+    order: str,
+    machine: str,
+    build: Callable[[Any], _T],
+) -> list[_T]:
+    """``list`` of a workflow: the actor's scope, the filters given (None = any), metadata only."""
+    actor = w._vault._check_actor(actor)
+    cond, pseudo = _scope(w, actor, table, subject, purpose)
+    for column, value in filters.items():
+        if value is not None:
+            cond = and_(cond, table.c[column] == value)
+    with w.read() as conn:
+        rows = conn.execute(select(table).where(cond).order_by(table.c[order], table.c.id)).all()
+    w.log_read(
+        actor,
+        reason=f"{machine}.list",
+        subject=pseudo,
+        records=sorted({r.record_id for r in rows if r.record_id})[:100],
+    )
+    return [build(r) for r in rows]
+
+
+def _withdraw_on_record(
+    w: Workflows,
+    actor: Actor,
+    table: Table,
+    object_id: str,
+    consent: str | None,
+    request_id: str | None,
+    *,
+    machine: str,
+    states: StateMachine,
+    refresh_disputed: bool,
+) -> tuple[Any, date]:
+    """The subject withdraws an objection or repair: returns the row as it was and the day."""
+    v = w._vault
+    actor = v._check_actor(actor)
+    rid = _request_id(request_id)
+    consent = _consent(consent)
+    with w.read() as conn:
+        row = w.load_object(conn, table, object_id)
+        rec, subj = w.load_record(conn, row.record_id)
+    ok = w.subject_kind(actor, subj, consent, op=machine, records=[rec.id])
+    w.check_step(
+        states,
+        row.state,
+        "withdraw",
+        {"subject"} if ok else set(),
+        actor=actor,
+        op=machine,
+        subject=subj.pseudonym,
+        records=[rec.id],
+        object_id=row.id,
+        request_id=rid,
+    )
+    today, now = v.today(), v._now()
+    with w.write(
+        actor,
+        machine,
+        subject=subj.pseudonym,
+        records=[rec.id],
+        request_id=rid,
+        object_id=row.id,
+    ) as conn:
+        w.conditional(
+            conn,
+            update(table)
+            .where(table.c.id == row.id, table.c.state == row.state)
+            .values(state="withdrawn", open_record=None, decided_on=today, updated_at=now),
+        )
+        if refresh_disputed:
+            w.refresh_disputed(conn, rec.id, now)
+        w.commit_step(
+            conn,
+            actor,
+            _Step(
+                op=machine,
+                machine=machine,
+                action="withdraw",
+                object_id=row.id,
+                record_id=rec.id,
+                state="withdrawn",
+                organisation=row.assigned_org,
+                deadline=None,
+                code="withdrawn",
+                from_state=row.state,
+                category=rec.category,
+            ),
+            subject=subj.pseudonym,
+            ticket=consent,
+            request_id=rid,
+        )
+    return row, today
 
 
 # ====================================================================== objections
@@ -688,36 +927,25 @@ class Objections:
                 request_id=rid,
             )
             if stmt_ct is not None:
-                chid = _new_id("ch")
-                w.add_change(
+                statement_step = w.record_change(
                     conn,
-                    rec.id,
-                    change_id=chid,
+                    actor,
+                    rec,
+                    change_id=_new_id("ch"),
                     kind="statement",
+                    action="attach_statement",
+                    op="statement",
                     version=rec.version,
                     state=rec.state,
                     code="attached",
                     reason_ct=None,
                     workflow_id=oid,
-                    actor=actor,
                     now=now,
                 )
                 w.commit_step(
                     conn,
                     actor,
-                    _Step(
-                        op="statement",
-                        machine="record",
-                        action="attach_statement",
-                        object_id=chid,
-                        record_id=rec.id,
-                        state=rec.state,
-                        organisation=rec.source_code,
-                        deadline=None,
-                        code="attached",
-                        from_state=rec.state,
-                        category=rec.category,
-                    ),
+                    statement_step,
                     subject=subj.pseudonym,
                     ticket=consent,
                     request_id=rid,
@@ -834,32 +1062,21 @@ class Objections:
                 else:
                     w.write_state(conn, rec, "revoked", "revoked", now)
                     version, state, op = int(rec.version), "revoked", "revoke"
-                w.add_change(
+                change_step = w.record_change(
                     conn,
-                    rec.id,
+                    actor,
+                    rec,
                     change_id=chid,
                     kind=change,
+                    action=change,
+                    op=op,
                     version=version,
                     state=state,
                     code=change_code,
                     reason_ct=w.seal(subj, chid, "change.reason", text),
                     workflow_id=obj.id,
-                    actor=actor,
                     now=now,
-                )
-                change_step = _Step(
-                    op=op,
-                    machine="record",
-                    action=change,
-                    object_id=chid,
-                    record_id=rec.id,
-                    state=state,
-                    organisation=rec.source_code,
-                    deadline=None,
-                    code=change_code,
-                    from_state=rec.state,
                     purpose="objection_handling",
-                    category=rec.category,
                 )
             w.refresh_disputed(conn, rec.id, now)
             w.commit_step(
@@ -898,102 +1115,35 @@ class Objections:
         request_id: str | None = None,
     ) -> Objection:
         """The subject withdraws an open objection (the mark goes unless another one stands)."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        rid = _request_id(request_id)
-        consent = _consent(consent)
-        with w.read() as conn:
-            obj = w.load_object(conn, _OB, objection_id)
-            rec, subj = w.load_record(conn, obj.record_id)
-        ok = w.subject_kind(actor, subj, consent, op="objection", records=[rec.id])
-        w.check_step(
-            OBJECTION,
-            obj.state,
-            "withdraw",
-            {"subject"} if ok else set(),
-            actor=actor,
-            op="objection",
-            subject=subj.pseudonym,
-            records=[rec.id],
-            object_id=obj.id,
-            request_id=rid,
-        )
-        today, now = v.today(), v._now()
-        with w.write(
+        obj, today = _withdraw_on_record(
+            self._w,
             actor,
-            "objection",
-            subject=subj.pseudonym,
-            records=[rec.id],
-            request_id=rid,
-            object_id=obj.id,
-        ) as conn:
-            w.conditional(
-                conn,
-                update(_OB)
-                .where(_OB.c.id == obj.id, _OB.c.state == obj.state)
-                .values(state="withdrawn", open_record=None, decided_on=today, updated_at=now),
-            )
-            w.refresh_disputed(conn, rec.id, now)
-            w.commit_step(
-                conn,
-                actor,
-                _Step(
-                    op="objection",
-                    machine="objection",
-                    action="withdraw",
-                    object_id=obj.id,
-                    record_id=rec.id,
-                    state="withdrawn",
-                    organisation=obj.assigned_org,
-                    deadline=None,
-                    code="withdrawn",
-                    from_state=obj.state,
-                    category=rec.category,
-                ),
-                subject=subj.pseudonym,
-                ticket=consent,
-                request_id=rid,
-            )
+            _OB,
+            objection_id,
+            consent,
+            request_id,
+            machine="objection",
+            states=OBJECTION,
+            refresh_disputed=True,
+        )
         return _objection(obj, state="withdrawn", decided_on=today)
 
     def get(self, actor: Actor, objection_id: str, *, consent: str | None = None) -> Objection:
         """One objection; texts only for the subject and the assigned organisation. Logged."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        consent = _consent(consent)
-        with w.read() as conn:
-            obj = w.load_object(conn, _OB, objection_id)
-            rec, subj = w.load_record(conn, obj.record_id)
-        texts = w.subject_kind(actor, subj, consent, op="workflow_read", records=[rec.id]) or (
-            actor.organisation == obj.assigned_org
-            and w.grants(actor, "objection_handling", rec.category)
-        )
-        if not texts and actor.role not in w.settings.report_roles:
-            w.refuse(
-                actor,
-                "workflow_read",
-                PermissionDenied(
-                    "only the subject, the handling organisation or a reviewer reads it"
-                ),
-                reason="objection.read:not_permitted",
-                subject=subj.pseudonym,
-                records=[rec.id],
-                object_id=obj.id,
-            )
-        w.log_read(
+        return _get_on_record(
+            self._w,
             actor,
-            reason="objection.read" + (":texts" if texts else ""),
-            subject=subj.pseudonym,
-            records=[rec.id],
-            fields=["reason", "decision_reason"] if texts else [],
-            object_id=obj.id,
-        )
-        if not texts:
-            return _objection(obj)
-        return _objection(
-            obj,
-            reason=w.unseal(subj, obj.id, "objection.reason", obj.reason_ct),
-            decision_reason=w.unseal(subj, obj.id, "objection.decision", obj.decision_ct),
+            _OB,
+            objection_id,
+            consent,
+            machine="objection",
+            purpose="objection_handling",
+            refusal="only the subject, the handling organisation or a reviewer reads it",
+            texts={
+                "reason": ("objection.reason", "reason_ct"),
+                "decision_reason": ("objection.decision", "decision_ct"),
+            },
+            build=_objection,
         )
 
     def list(
@@ -1006,22 +1156,17 @@ class Objections:
     ) -> builtins.list[Objection]:
         """Objections the actor may see: a subject's own, a handler's organisation's, or all
         for the report roles. Metadata only (no texts). Logged."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        cond, pseudo = _scope(w, actor, _OB, subject, "objection_handling")
-        if state is not None:
-            cond = and_(cond, _OB.c.state == state)
-        if record_id is not None:
-            cond = and_(cond, _OB.c.record_id == record_id)
-        with w.read() as conn:
-            rows = conn.execute(select(_OB).where(cond).order_by(_OB.c.filed_on, _OB.c.id)).all()
-        w.log_read(
+        return _list_objects(
+            self._w,
             actor,
-            reason="objection.list",
-            subject=pseudo,
-            records=sorted({r.record_id for r in rows})[:100],
+            _OB,
+            subject,
+            "objection_handling",
+            filters={"state": state, "record_id": record_id},
+            order="filed_on",
+            machine="objection",
+            build=_objection,
         )
-        return [_objection(r) for r in rows]
 
 
 def _objection(row: Any, **over: Any) -> Objection:
@@ -1342,33 +1487,21 @@ class Repairs:
             record_step: _Step | None = None
             if approve:
                 w.write_state(conn, rec, "repaired", "repaired", now)
-                chid = _new_id("ch")
-                w.add_change(
+                record_step = w.record_change(
                     conn,
-                    rec.id,
-                    change_id=chid,
+                    actor,
+                    rec,
+                    change_id=_new_id("ch"),
                     kind="repair",
+                    action="repair",
+                    op="transition",
                     version=int(rec.version),
                     state="repaired",
                     code=code,
                     reason_ct=None,
                     workflow_id=app.id,
-                    actor=actor,
                     now=now,
-                )
-                record_step = _Step(
-                    op="transition",
-                    machine="record",
-                    action="repair",
-                    object_id=chid,
-                    record_id=rec.id,
-                    state="repaired",
-                    organisation=rec.source_code,
-                    deadline=None,
-                    code=code,
-                    from_state=rec.state,
                     purpose="credit_repair",
-                    category=rec.category,
                 )
             w.commit_step(
                 conn,
@@ -1406,103 +1539,37 @@ class Repairs:
         request_id: str | None = None,
     ) -> RepairApplication:
         """The subject withdraws an application that awaits its decision."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        rid = _request_id(request_id)
-        consent = _consent(consent)
-        with w.read() as conn:
-            app = w.load_object(conn, _RP, application_id)
-            rec, subj = w.load_record(conn, app.record_id)
-        ok = w.subject_kind(actor, subj, consent, op="repair", records=[rec.id])
-        w.check_step(
-            REPAIR,
-            app.state,
-            "withdraw",
-            {"subject"} if ok else set(),
-            actor=actor,
-            op="repair",
-            subject=subj.pseudonym,
-            records=[rec.id],
-            object_id=app.id,
-            request_id=rid,
-        )
-        today, now = v.today(), v._now()
-        with w.write(
+        app, today = _withdraw_on_record(
+            self._w,
             actor,
-            "repair",
-            subject=subj.pseudonym,
-            records=[rec.id],
-            request_id=rid,
-            object_id=app.id,
-        ) as conn:
-            w.conditional(
-                conn,
-                update(_RP)
-                .where(_RP.c.id == app.id, _RP.c.state == app.state)
-                .values(state="withdrawn", open_record=None, decided_on=today, updated_at=now),
-            )
-            w.commit_step(
-                conn,
-                actor,
-                _Step(
-                    op="repair",
-                    machine="repair",
-                    action="withdraw",
-                    object_id=app.id,
-                    record_id=rec.id,
-                    state="withdrawn",
-                    organisation=app.assigned_org,
-                    deadline=None,
-                    code="withdrawn",
-                    from_state=app.state,
-                    category=rec.category,
-                ),
-                subject=subj.pseudonym,
-                ticket=consent,
-                request_id=rid,
-            )
+            _RP,
+            application_id,
+            consent,
+            request_id,
+            machine="repair",
+            states=REPAIR,
+            refresh_disputed=False,
+        )
         return _repair(app, state="withdrawn", decided_on=today)
 
     def get(
         self, actor: Actor, application_id: str, *, consent: str | None = None
     ) -> RepairApplication:
         """One application; its texts for the subject and the listing organisation. Logged."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        consent = _consent(consent)
-        with w.read() as conn:
-            app = w.load_object(conn, _RP, application_id)
-            rec, subj = w.load_record(conn, app.record_id)
-        texts = w.subject_kind(actor, subj, consent, op="workflow_read", records=[rec.id]) or (
-            actor.organisation == app.assigned_org
-            and w.grants(actor, "credit_repair", rec.category)
-        )
-        if not texts and actor.role not in w.settings.report_roles:
-            w.refuse(
-                actor,
-                "workflow_read",
-                PermissionDenied(
-                    "only the subject, the listing organisation or a reviewer reads it"
-                ),
-                reason="repair.read:not_permitted",
-                subject=subj.pseudonym,
-                records=[rec.id],
-                object_id=app.id,
-            )
-        w.log_read(
+        return _get_on_record(
+            self._w,
             actor,
-            reason="repair.read" + (":texts" if texts else ""),
-            subject=subj.pseudonym,
-            records=[rec.id],
-            fields=["evidence", "decision_reason"] if texts else [],
-            object_id=app.id,
-        )
-        if not texts:
-            return _repair(app)
-        return _repair(
-            app,
-            evidence=w.unseal(subj, app.id, "repair.evidence", app.evidence_ct),
-            decision_reason=w.unseal(subj, app.id, "repair.decision", app.decision_ct),
+            _RP,
+            application_id,
+            consent,
+            machine="repair",
+            purpose="credit_repair",
+            refusal="only the subject, the listing organisation or a reviewer reads it",
+            texts={
+                "evidence": ("repair.evidence", "evidence_ct"),
+                "decision_reason": ("repair.decision", "decision_ct"),
+            },
+            build=_repair,
         )
 
     def list(
@@ -1514,22 +1581,17 @@ class Repairs:
         subject: SubjectRef | None = None,
     ) -> builtins.list[RepairApplication]:
         """Applications the actor may see (own, own organisation's, all for reviewers). Logged."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        cond, pseudo = _scope(w, actor, _RP, subject, "credit_repair")
-        if state is not None:
-            cond = and_(cond, _RP.c.state == state)
-        if record_id is not None:
-            cond = and_(cond, _RP.c.record_id == record_id)
-        with w.read() as conn:
-            rows = conn.execute(select(_RP).where(cond).order_by(_RP.c.applied_on, _RP.c.id)).all()
-        w.log_read(
+        return _list_objects(
+            self._w,
             actor,
-            reason="repair.list",
-            subject=pseudo,
-            records=sorted({r.record_id for r in rows})[:100],
+            _RP,
+            subject,
+            "credit_repair",
+            filters={"state": state, "record_id": record_id},
+            order="applied_on",
+            machine="repair",
+            build=_repair,
         )
-        return [_repair(r) for r in rows]
 
 
 def _repair(row: Any, **over: Any) -> RepairApplication:
@@ -1605,50 +1667,31 @@ class RecordsAdmin:
             actor, "correct", subject=subj.pseudonym, records=[rec.id], request_id=rid
         ) as conn:
             w.write_version(conn, rec, new, code, now)
-            w.add_change(
+            step = w.record_change(
                 conn,
-                rec.id,
+                actor,
+                rec,
                 change_id=chid,
                 kind="correct",
+                action="correct",
+                op="correct",
                 version=int(new["version"]),
                 state=rec.state,
                 code=code,
                 reason_ct=reason_ct,
                 workflow_id=None,
-                actor=actor,
                 now=now,
             )
             w.commit_step(
                 conn,
                 actor,
-                _Step(
-                    op="correct",
-                    machine="record",
-                    action="correct",
-                    object_id=chid,
-                    record_id=rec.id,
-                    state=rec.state,
-                    organisation=rec.source_code,
-                    deadline=None,
-                    code=code,
-                    from_state=rec.state,
-                    category=rec.category,
-                ),
+                step,
                 subject=subj.pseudonym,
                 ticket=None,
                 request_id=rid,
                 fields=str(new["field_names"]).split(","),
             )
-        return RecordChange(
-            id=chid,
-            record_id=rec.id,
-            kind="correct",
-            version=int(new["version"]),
-            state=rec.state,
-            reason_code=code,
-            at=now,
-            by=actor.id,
-        )
+        return _change_result(step, "correct", int(new["version"]), now, actor)
 
     def revoke(
         self,
@@ -1685,49 +1728,30 @@ class RecordsAdmin:
             actor, "revoke", subject=subj.pseudonym, records=[rec.id], request_id=rid
         ) as conn:
             w.write_state(conn, rec, "revoked", "revoked", now)
-            w.add_change(
+            step = w.record_change(
                 conn,
-                rec.id,
+                actor,
+                rec,
                 change_id=chid,
                 kind="revoke",
+                action="revoke",
+                op="revoke",
                 version=int(rec.version),
                 state="revoked",
                 code=code,
                 reason_ct=reason_ct,
                 workflow_id=None,
-                actor=actor,
                 now=now,
             )
             w.commit_step(
                 conn,
                 actor,
-                _Step(
-                    op="revoke",
-                    machine="record",
-                    action="revoke",
-                    object_id=chid,
-                    record_id=rec.id,
-                    state="revoked",
-                    organisation=rec.source_code,
-                    deadline=None,
-                    code=code,
-                    from_state=rec.state,
-                    category=rec.category,
-                ),
+                step,
                 subject=subj.pseudonym,
                 ticket=None,
                 request_id=rid,
             )
-        return RecordChange(
-            id=chid,
-            record_id=rec.id,
-            kind="revoke",
-            version=int(rec.version),
-            state="revoked",
-            reason_code=code,
-            at=now,
-            by=actor.id,
-        )
+        return _change_result(step, "revoke", int(rec.version), now, actor)
 
     def statement(
         self,
@@ -1775,50 +1799,31 @@ class RecordsAdmin:
                 .where(_R.c.id == rec.id, _R.c.state == rec.state)
                 .values(statement_ct=ct, updated_at=now),
             )
-            w.add_change(
+            step = w.record_change(
                 conn,
-                rec.id,
+                actor,
+                rec,
                 change_id=chid,
                 kind="statement",
+                action="attach_statement",
+                op="statement",
                 version=int(rec.version),
                 state=rec.state,
                 code=code,
                 reason_ct=None,
                 workflow_id=None,
-                actor=actor,
                 now=now,
             )
             w.commit_step(
                 conn,
                 actor,
-                _Step(
-                    op="statement",
-                    machine="record",
-                    action="attach_statement",
-                    object_id=chid,
-                    record_id=rec.id,
-                    state=rec.state,
-                    organisation=rec.source_code,
-                    deadline=None,
-                    code=code,
-                    from_state=rec.state,
-                    category=rec.category,
-                ),
+                step,
                 subject=subj.pseudonym,
                 ticket=consent,
                 request_id=rid,
                 fields=["statement"],
             )
-        return RecordChange(
-            id=chid,
-            record_id=rec.id,
-            kind="statement",
-            version=int(rec.version),
-            state=rec.state,
-            reason_code=code,
-            at=now,
-            by=actor.id,
-        )
+        return _change_result(step, "statement", int(rec.version), now, actor)
 
     def history(
         self, actor: Actor, record_id: str, *, consent: str | None = None
@@ -1878,6 +1883,22 @@ class RecordsAdmin:
             )
             for r in rows
         ]
+
+
+def _change_result(
+    step: _Step, kind: str, version: int, now: datetime, actor: Actor
+) -> RecordChange:
+    """What a correction, revocation or statement returns, from the step it committed."""
+    return RecordChange(
+        id=step.object_id,
+        record_id=cast("str", step.record_id),
+        kind=kind,
+        version=version,
+        state=step.state,
+        reason_code=step.code,
+        at=now,
+        by=actor.id,
+    )
 
 
 # ====================================================================== cases
@@ -2218,35 +2239,21 @@ class Cases:
         actor = v._check_actor(actor)
         consent = _consent(consent)
         row, subj = self._load(case_id)
-        texts = w.subject_kind(
-            actor, subj, consent, op="workflow_read", records=[row.record_id or ""]
-        ) or self._handler(actor, row)
-        if not texts and actor.role not in w.settings.report_roles:
-            w.refuse(
-                actor,
-                "workflow_read",
-                PermissionDenied(
-                    "only the subject, the assigned organisation or a reviewer reads it"
-                ),
-                reason="case.read:not_permitted",
-                subject=subj.pseudonym,
-                records=[row.record_id or ""],
-                object_id=row.id,
-            )
-        w.log_read(
+        return _read_object(
+            w,
             actor,
-            reason="case.read" + (":texts" if texts else ""),
-            subject=subj.pseudonym,
-            records=[row.record_id] if row.record_id else [],
-            fields=["reason", "outcome_reason"] if texts else [],
-            object_id=row.id,
-        )
-        if not texts:
-            return _case(row)
-        return _case(
             row,
-            reason=w.unseal(subj, row.id, "case.reason", row.reason_ct),
-            outcome_reason=w.unseal(subj, row.id, "case.outcome", row.outcome_ct),
+            subj,
+            consent,
+            machine="case",
+            record_id=row.record_id,
+            handles=lambda: self._handler(actor, row),
+            refusal="only the subject, the assigned organisation or a reviewer reads it",
+            texts={
+                "reason": ("case.reason", "reason_ct"),
+                "outcome_reason": ("case.outcome", "outcome_ct"),
+            },
+            build=_case,
         )
 
     def list(
@@ -2258,22 +2265,17 @@ class Cases:
         subject: SubjectRef | None = None,
     ) -> builtins.list[Case]:
         """Cases the actor may see (own, own organisation's, or all for reviewers). Logged."""
-        w, v = self._w, self._v
-        actor = v._check_actor(actor)
-        cond, pseudo = _scope(w, actor, _CS, subject, "case")
-        if state is not None:
-            cond = and_(cond, _CS.c.state == state)
-        if type is not None:
-            cond = and_(cond, _CS.c.type == type)
-        with w.read() as conn:
-            rows = conn.execute(select(_CS).where(cond).order_by(_CS.c.opened_on, _CS.c.id)).all()
-        w.log_read(
+        return _list_objects(
+            self._w,
             actor,
-            reason="case.list",
-            subject=pseudo,
-            records=sorted({r.record_id for r in rows if r.record_id})[:100],
+            _CS,
+            subject,
+            "case",
+            filters={"state": state, "type": type},
+            order="opened_on",
+            machine="case",
+            build=_case,
         )
-        return [_case(r) for r in rows]
 
     def overdue(self, actor: Actor, *, on: date | None = None) -> OverdueReport:
         """Open objections, repair applications and cases past their deadline on ``on``.
