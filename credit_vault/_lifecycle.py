@@ -563,10 +563,7 @@ class Lifecycle:
     ) -> tuple[int, int]:
         v = self._vault
         pg = v.dialect == "postgresql"
-        total = 0
-        if progress is not None:
-            with v._tx() as conn:
-                total = _count(conn, _purge_candidates(today, 1))
+        total = self._count_due(progress, _purge_candidates(today, 1))
         done = batches = 0
         seen: set[str] = set()
         while True:
@@ -593,18 +590,7 @@ class Lifecycle:
                     if _shred(conn, ids, reason=REASON_RETENTION, now=now) != len(ids):
                         raise ConflictError("a record changed while it was being purged")
                     entries.append(
-                        v._append(
-                            conn,
-                            v._entry(
-                                actor,
-                                "purge",
-                                "ok",
-                                records=ids,
-                                categories=sorted({r.category for r in rows}),
-                                reason=REASON_RETENTION,
-                                request_id=rid,
-                            ),
-                        )
+                        self._log_batch(conn, actor, "purge", rows, REASON_RETENTION, rid)
                     )
                 done += len(ids)
                 batches += 1
@@ -625,10 +611,7 @@ class Lifecycle:
     ) -> tuple[int, int]:
         v = self._vault
         pg = v.dialect == "postgresql"
-        total = 0
-        if progress is not None:
-            with v._tx() as conn:
-                total = _count(conn, _expire_candidates(today, 1))
+        total = self._count_due(progress, _expire_candidates(today, 1))
         done = batches = 0
         while True:
             now = v._now()
@@ -646,24 +629,44 @@ class Lifecycle:
                 if res.rowcount != len(ids):
                     raise ConflictError("a record changed while its window was being closed")
                 entries.append(
-                    v._append(
-                        conn,
-                        v._entry(
-                            actor,
-                            "expire",
-                            "ok",
-                            records=ids,
-                            categories=sorted({r.category for r in rows}),
-                            reason=REASON_WINDOW_ENDED,
-                            request_id=rid,
-                        ),
-                    )
+                    self._log_batch(conn, actor, "expire", rows, REASON_WINDOW_ENDED, rid)
                 )
             done += len(ids)
             batches += 1
             if progress is not None:
                 progress(SweepProgress("expire", done, max(total, done)))
         return done, batches
+
+    def _count_due(self, progress: ProgressCallback | None, candidates: Select[Any]) -> int:
+        """How many records a phase has to do; counted only when someone watches progress."""
+        if progress is None:
+            return 0
+        with self._vault._tx() as conn:
+            return _count(conn, candidates)
+
+    def _log_batch(
+        self,
+        conn: Connection,
+        actor: Actor,
+        op: Literal["purge", "expire"],
+        rows: Sequence[Any],
+        reason: str,
+        rid: str,
+    ) -> int:
+        """Log one batch of a sweep phase in the batch's transaction; returns the entry's seq."""
+        v = self._vault
+        return v._append(
+            conn,
+            v._entry(
+                actor,
+                op,
+                "ok",
+                records=[r.id for r in rows],
+                categories=sorted({r.category for r in rows}),
+                reason=reason,
+                request_id=rid,
+            ),
+        )
 
     def _checkpoint(self) -> bool:
         """Copy the WAL into the database file and truncate it; False if readers held it."""
