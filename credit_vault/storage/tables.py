@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 __all__ = [
     "AuditCheckpoint",
@@ -216,16 +216,32 @@ class AuditCheckpoint(Base):
 # codes are schema and stay in clear so deadlines can be reported without decrypting.
 
 
-class ObjectionRow(Base):
+class _WorkflowRow:
+    """What objections, repairs and cases share: their id, timestamps and handler indexes.
+
+    The id sorts first and the timestamps last (after the class's own columns), as the
+    migration creates them.
+    """
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Index, ...]:  # noqa: N805 - declared_attr gets the class
+        # Index names carry the table's name, as migration 0002 spells them.
+        name = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{name}_org_state", "assigned_org", "state"),
+            Index(f"ix_{name}_state_deadline", "state", "deadline"),
+        )
+
+
+class ObjectionRow(_WorkflowRow, Base):
     """An objection (异议) against a record, assigned to the organisation that decides it."""
 
     __tablename__ = "cv_objections"
-    __table_args__ = (
-        Index("ix_cv_objections_org_state", "assigned_org", "state"),
-        Index("ix_cv_objections_state_deadline", "state", "deadline"),
-    )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     record_id: Mapped[str] = mapped_column(
         String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
     )
@@ -245,20 +261,13 @@ class ObjectionRow(Base):
     reason_code: Mapped[str | None] = mapped_column(String(32))
     reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     decision_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(_TS)
-    updated_at: Mapped[datetime] = mapped_column(_TS)
 
 
-class RepairRow(Base):
+class RepairRow(_WorkflowRow, Base):
     """A credit-repair application (信用修复), decided by the listing organisation."""
 
     __tablename__ = "cv_repairs"
-    __table_args__ = (
-        Index("ix_cv_repairs_org_state", "assigned_org", "state"),
-        Index("ix_cv_repairs_state_deadline", "state", "deadline"),
-    )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     record_id: Mapped[str] = mapped_column(
         String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
     )
@@ -276,20 +285,13 @@ class RepairRow(Base):
     reason_code: Mapped[str | None] = mapped_column(String(32))
     evidence_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     decision_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(_TS)
-    updated_at: Mapped[datetime] = mapped_column(_TS)
 
 
-class CaseRow(Base):
+class CaseRow(_WorkflowRow, Base):
     """A reconsideration or complaint case the vault tracks but does not decide."""
 
     __tablename__ = "cv_cases"
-    __table_args__ = (
-        Index("ix_cv_cases_org_state", "assigned_org", "state"),
-        Index("ix_cv_cases_state_deadline", "state", "deadline"),
-    )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[str | None] = mapped_column(
         String(40), ForeignKey("cv_records.id", ondelete="CASCADE"), index=True
@@ -306,8 +308,6 @@ class CaseRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     outcome_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(_TS)
-    updated_at: Mapped[datetime] = mapped_column(_TS)
 
 
 class RecordChangeRow(Base):
