@@ -49,7 +49,7 @@ from credit_vault.errors import (
     UnknownCategory,
 )
 from credit_vault.storage import audit_repo
-from credit_vault.storage.bulk import insert_many
+from credit_vault.storage.bulk import insert_many, insert_rows
 from credit_vault.storage.engine import Durability, Store, open_store
 from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
 from credit_vault.telemetry import Telemetry
@@ -63,6 +63,32 @@ _SC = cast("Table", SourceCategory.__table__)
 _META = cast("Table", Meta.__table__)
 
 SYSTEM_ACTOR = Actor(id="system", role="admin")
+
+# The columns ingest writes, in the order of its row lists.
+_INGEST_COLUMNS = (
+    "id",
+    "subject_id",
+    "category",
+    "source_code",
+    "version",
+    "state",
+    "legal_basis",
+    "decided_on",
+    "occurred_on",
+    "conduct_ended_on",
+    "disclosure_mode",
+    "disclosure_starts_on",
+    "disclosure_ends_on",
+    "repair_from",
+    "purge_on",
+    "disputed",
+    "kek_id",
+    "wrapped_key",
+    "fields",
+    "field_names",
+    "created_at",
+    "updated_at",
+)
 
 # Statements of the read path, built once (building costs more than running them).
 _SUBJECT_BY_LOOKUP = select(_S.c.id, _S.c.kek_id, _S.c.wrapped_key, _S.c.name_ct).where(
@@ -442,46 +468,50 @@ class Vault:
 
         ids = _new_ids("r_", len(validated))
         keys = self._envelope.new_data_keys([(i, 1) for i in ids])
-        rows: list[dict[str, Any]] = []
+        rows: list[list[Any]] = []
         subject_of: list[SubjectRef] = []
+        field_names: set[str] = set()
         kek_id = self._keys.current_kek_id
         encode = _fields.encode_value
+        source = actor.organisation
         for rec_id, (dk, wrapped), (r, cat, win, facts) in zip(ids, keys, validated, strict=True):
             names = list(facts)
+            field_names.update(names)
             cts = FieldCipher(dk).encrypt_many(rec_id, [(n, encode(v)) for n, v in facts.items()])
+            # In the order of _INGEST_COLUMNS; subject_id (index 1) is filled in below.
             rows.append(
-                {
-                    "id": rec_id,
-                    "subject_id": None,
-                    "category": cat.code,
-                    "source_code": actor.organisation,
-                    "version": 1,
-                    "state": "active",
-                    "legal_basis": r.legal_basis,
-                    "decided_on": r.decided_on,
-                    "occurred_on": r.occurred_on,
-                    "conduct_ended_on": r.conduct_ended_on,
-                    "disclosure_mode": win.mode,
-                    "disclosure_starts_on": win.starts_on,
-                    "disclosure_ends_on": win.ends_on,
-                    "repair_from": win.repair_from,
-                    "purge_on": win.purge_on,
-                    "disputed": False,
-                    "kek_id": kek_id,
-                    "wrapped_key": wrapped,
-                    "fields": _fields.pack(zip(names, cts, strict=True)),
-                    "field_names": ",".join(names),
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                [
+                    rec_id,
+                    None,
+                    cat.code,
+                    source,
+                    1,
+                    "active",
+                    r.legal_basis,
+                    r.decided_on,
+                    r.occurred_on,
+                    r.conduct_ended_on,
+                    win.mode,
+                    win.starts_on,
+                    win.ends_on,
+                    win.repair_from,
+                    win.purge_on,
+                    False,
+                    kek_id,
+                    wrapped,
+                    _fields.pack(zip(names, cts, strict=True)),
+                    ",".join(names),
+                    now,
+                    now,
+                ]
             )
             subject_of.append(r.subject)
 
         with self._tx() as conn:
             sid_by_subject = self._ensure_subjects(conn, subject_of, now)
             for row, subj in zip(rows, subject_of, strict=True):
-                row["subject_id"] = sid_by_subject[subj]
-            insert_many(conn, _R, rows)
+                row[1] = sid_by_subject[subj]
+            insert_rows(conn, _R, _INGEST_COLUMNS, rows)
             distinct = set(subject_of)
             pseudos = {self.pseudonym(next(iter(distinct)))} if len(distinct) == 1 else set()
             self._append(
@@ -494,7 +524,7 @@ class Vault:
                     subject=next(iter(pseudos)) if len(pseudos) == 1 else "",
                     records=ids,
                     categories=sorted(cats),
-                    fields=sorted({n for row in rows for n in row["field_names"].split(",") if n}),
+                    fields=sorted(field_names),
                     request_id=rid,
                 ),
             )
