@@ -454,3 +454,26 @@ def test_facts_round_trip_types(vault: Vault) -> None:
     assert got["amount"] == Decimal(1200)
     assert got["workers_affected"] == 12
     assert got["summary"] == facts["summary"]
+
+
+def test_embedding_application_passes_its_own_engine(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    from tests.helpers import register_all_sources
+
+    engine = create_engine(db_url)
+    with Vault.open(engine=engine, keys=keys, clock=clock) as v:
+        register_all_sources(v)
+        v.ingest(clerk_for(TAX), record_for(v, TAX, SubjectRef.person(PERSON)))
+        d = v.query(
+            OFFICER, purpose="licensing_review", subject=SubjectRef.person(PERSON), ticket="T"
+        )
+        assert len(d.records) == 1
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    # The vault does not dispose of an engine it did not create.
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Record.__table__)).scalar_one() == 1
+    engine.dispose()
