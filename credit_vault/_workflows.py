@@ -36,9 +36,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
+from credit_vault._lifecycle import window_of
 from credit_vault.crypto import FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
-from credit_vault.domain.windows import Window
 from credit_vault.domain.workflows import (
     CASE,
     CASE_OUTCOMES,
@@ -1238,13 +1238,7 @@ class Repairs:
         v = self._v
         cat = v.catalog.get(rec.category)
         today = v.today()
-        window = Window(
-            mode=rec.disclosure_mode,
-            starts_on=rec.disclosure_starts_on,
-            ends_on=rec.disclosure_ends_on,
-            purge_on=rec.purge_on,
-            repair_from=rec.repair_from,
-        )
+        window = window_of(rec)
         refile = conn.execute(
             select(_RP.c.refile_after)
             .where(_RP.c.record_id == rec.id, _RP.c.state == "rejected")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
@@ -30,6 +29,7 @@ from credit_vault._lifecycle import (
     ProgressCallback,
     RecordStatus,
     SweepReport,
+    window_of,
 )
 from credit_vault.audit._entry import AccessEntry, clean
 from credit_vault.clock import Clock, SystemClock, utc_now
@@ -48,6 +48,7 @@ from credit_vault.errors import (
     StorageError,
     UnknownCategory,
 )
+from credit_vault.identifiers import CitizenId
 from credit_vault.storage import audit_repo
 from credit_vault.storage.bulk import insert_many, insert_rows
 from credit_vault.storage.engine import Durability, Store, open_store
@@ -107,14 +108,6 @@ _BI_PSEUDONYM = "audit-pseudonym"
 _BI_NAME = "subject-name"
 
 _SUBJECT_KEY_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A validated, encrypted record ready to insert."""
-
-    row: dict[str, Any]
-    subject_key: tuple[str, bytes]
 
 
 class Vault:
@@ -567,11 +560,11 @@ class Vault:
         if r.decided_on > today:
             raise InvalidRecord("decided_on must not be in the future")
         facts = cat.validate_facts(r.facts)
-        if cat.min_age is not None and r.subject.birth_date is not None:
-            born = r.subject.birth_date
-            at = r.occurred_on
-            age = at.year - born.year - ((at.month, at.day) < (born.month, born.day))
-            if age < cat.min_age:
+        person = r.subject.parsed
+        if cat.min_age is not None and isinstance(person, CitizenId):
+            # Conduct before birth is simply under age (age_on refuses such dates).
+            born = person.birth_date
+            if r.occurred_on < born or person.age_on(r.occurred_on) < cat.min_age:
                 raise InvalidRecord(
                     f"category '{cat.code}' only takes subjects aged {cat.min_age} or more at the "
                     "time of the conduct"
@@ -783,7 +776,7 @@ class Vault:
                     visible = decision.visible_fields(cat)
                     if not visible:
                         continue
-                    window = _window_of(row)
+                    window = window_of(row)
                     if not is_visible(
                         scope=scope,
                         consent_purpose=consent_purpose,
@@ -835,11 +828,7 @@ class Vault:
                             statement=statement,
                         )
                     )
-                if (
-                    srow is not None
-                    and srow.name_ct is not None
-                    and _may_see_name(decision, self.catalog)
-                ):
+                if srow is not None and srow.name_ct is not None and _may_see_name(decision):
                     if subject_cipher is None:
                         subject_cipher = self._subject_cipher(srow)
                     subject_name = subject_cipher.decrypt(
@@ -999,26 +988,12 @@ class Vault:
     # endregion workflows
 
 
-def _may_see_name(decision: AccessDecision, catalog: Catalog) -> bool:
+def _may_see_name(decision: AccessDecision) -> bool:
     """The subject's name is a confidential field of the subject."""
     return any(g.max_tier == "confidential" for g in decision.grants)
-
-
-def _window_of(row: Any) -> Window:
-    return Window(
-        mode=row.disclosure_mode,
-        starts_on=row.disclosure_starts_on,
-        ends_on=row.disclosure_ends_on,
-        purge_on=row.purge_on,
-        repair_from=row.repair_from,
-    )
 
 
 def _new_ids(prefix: str, n: int) -> list[str]:
     """``n`` random 96-bit ids from one read of the OS random source."""
     raw = os.urandom(12 * n)
     return [prefix + raw[i : i + 12].hex() for i in range(0, 12 * n, 12)]
-
-
-RecordCallback = Callable[[int, int], None]
-Outcome = Literal["ok", "denied", "error"]
