@@ -20,7 +20,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import Select, Table, Update, func, or_, select, update
@@ -50,6 +50,7 @@ from credit_vault.errors import (
     RecordNotFound,
     RecordPurged,
 )
+from credit_vault.storage.bulk import as_utc
 from credit_vault.storage.tables import Record, RecordVersion, Subject, metadata
 
 if TYPE_CHECKING:
@@ -170,13 +171,6 @@ def window_of(row: Any) -> Window:
         purge_on=row.purge_on,
         repair_from=row.repair_from,
     )
-
-
-def _utc(instant: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite returns them without a zone)."""
-    if instant is None or instant.tzinfo is not None:
-        return instant
-    return instant.replace(tzinfo=UTC)
 
 
 def live_record(conn: Connection, record_id: str, *, for_update: bool = False) -> Any:
@@ -455,8 +449,8 @@ class Lifecycle:
                         purge_due=purge_due(row.state, window, today),
                         version=row.version,
                         ended_reason=row.ended_reason,
-                        state_changed_at=_utc(row.state_changed_at),
-                        purged_at=_utc(row.purged_at),
+                        state_changed_at=as_utc(row.state_changed_at),
+                        purged_at=as_utc(row.purged_at),
                         as_of=today,
                         access_seq=seq,
                     )

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import Table, and_, exists, insert, select, update
@@ -71,6 +71,7 @@ from credit_vault.errors import (
     PermissionDenied,
     RecordNotFound,
 )
+from credit_vault.storage.bulk import as_utc
 from credit_vault.storage.tables import (
     CaseRow,
     EventRow,
@@ -123,11 +124,6 @@ _DONE = {
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{os.urandom(12).hex()}"
-
-
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -1870,7 +1866,7 @@ class RecordsAdmin:
                 version=int(r.version),
                 state=r.state,
                 reason_code=r.reason_code,
-                at=_aware(r.at),
+                at=as_utc(r.at),
                 by=r.actor_id,
                 workflow_id=r.workflow_id,
                 reason=w.unseal(subj, r.id, "change.reason", r.reason_ct) if texts else None,
@@ -2372,7 +2368,7 @@ class Events:
         return [
             Event(
                 seq=int(r.seq),
-                at=_aware(r.at),
+                at=as_utc(r.at),
                 type=r.type,
                 kind=r.kind,
                 object_id=r.object_id,

@@ -10,19 +10,17 @@ rollback).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from credit_vault.audit._entry import AccessEntry
 from credit_vault.audit._merkle import CompactRange, leaf_hash
-from credit_vault.storage.bulk import sqlite_datetime
+from credit_vault.storage.bulk import as_utc, sqlite_cursor, sqlite_datetime
 from credit_vault.storage.tables import AuditCheckpoint, AuditEntry, AuditHead, Record
 
 __all__ = [
@@ -93,31 +91,16 @@ def read_head(conn: Connection, *, for_update: bool = False) -> Head:
         size=int(row.size),
         root=bytes(row.root),
         frontier=bytes(row.frontier),
-        updated_at=_aware(row.updated_at),
+        updated_at=as_utc(row.updated_at),
     )
-
-
-def _sqlite_cursor(conn: Connection) -> Any:
-    """A DB-API cursor on the transaction's own connection (same transaction, no overhead)."""
-    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 def _read_head_sqlite(conn: Connection) -> Head:
     # SQLite already holds the write lock (BEGIN IMMEDIATE); see append().
-    cur = _sqlite_cursor(conn)
-    try:
+    with sqlite_cursor(conn) as cur:
         size, root, frontier, updated = cur.execute(_SQLITE_HEAD).fetchone()
-    finally:
-        cur.close()
-    stamp = datetime.fromisoformat(updated).replace(tzinfo=UTC) if updated else None
+    stamp = as_utc(datetime.fromisoformat(updated)) if updated else None
     return Head(size=int(size), root=bytes(root), frontier=bytes(frontier), updated_at=stamp)
-
-
-def _aware(ts: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
-    if ts is not None and ts.tzinfo is None:
-        return ts.replace(tzinfo=UTC)
-    return ts
 
 
 def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) -> int:
@@ -156,8 +139,7 @@ def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) ->
         # bookkeeping). The timestamp text is what SQLAlchemy's SQLite DateTime
         # stores, so both paths read back the same.
         stamp = sqlite_datetime(ts)
-        cur = _sqlite_cursor(conn)
-        try:
+        with sqlite_cursor(conn) as cur:
             cur.execute(
                 _SQLITE_INSERT_ENTRY,
                 (seq, stamp, values["actor_id"], entry.op, values["subject_pseudonym"], lh, data),
@@ -165,11 +147,6 @@ def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) ->
             cur.execute(
                 _SQLITE_UPDATE_HEAD, (cr.size, head_values["frontier"], head_values["root"], stamp)
             )
-        except sqlite3.Error as exc:
-            # Same as the Core path: the caller sees SQLAlchemy's error and rolls back.
-            raise DBAPIError.instance(_SQLITE_INSERT_ENTRY, None, exc, sqlite3.Error) from exc
-        finally:
-            cur.close()
         return seq
     conn.execute(_INSERT_ENTRY, values)
     conn.execute(_UPDATE_HEAD, head_values)
@@ -223,7 +200,7 @@ class StoredCheckpoint:
 def _checkpoint(row: object) -> StoredCheckpoint:
     r = cast("Any", row)
     return StoredCheckpoint(
-        size=int(r.size), root=bytes(r.root), note=bytes(r.note), created_at=_aware(r.created_at)
+        size=int(r.size), root=bytes(r.root), note=bytes(r.note), created_at=as_utc(r.created_at)
     )
 
 
@@ -246,7 +223,7 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
 def first_ts(conn: Connection) -> datetime | None:
     """The time of the first stored entry."""
     row = conn.execute(select(_E.c.ts).order_by(_E.c.seq).limit(1)).first()
-    return None if row is None else _aware(row.ts)
+    return None if row is None else as_utc(row.ts)
 
 
 def first_seq_at_or_after(conn: Connection, ts: datetime, upper: int) -> int:
@@ -264,7 +241,7 @@ def first_seq_at_or_after(conn: Connection, ts: datetime, upper: int) -> int:
         if row is None or int(row.seq) >= hi:
             hi = mid
             continue
-        when = _aware(row.ts)
+        when = as_utc(row.ts)
         if when is not None and when >= ts:
             hi = mid
         else:

@@ -11,20 +11,36 @@ through Core.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Boolean, Date, DateTime, Table, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["insert_many", "insert_rows", "sqlite_datetime"]
+__all__ = ["as_utc", "insert_many", "insert_rows", "sqlite_cursor", "sqlite_datetime"]
 
 
 def _sqlite_date(v: Any) -> Any:
     return None if v is None else v.isoformat()
+
+
+@overload
+def as_utc(ts: datetime) -> datetime: ...
+@overload
+def as_utc(ts: None) -> None: ...
+def as_utc(ts: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime.
+
+    SQLite hands back naive datetimes for timezone-aware columns; the vault always
+    stores them in UTC.
+    """
+    if ts is None or ts.tzinfo is not None:
+        return ts
+    return ts.replace(tzinfo=UTC)
 
 
 def sqlite_datetime(v: Any) -> Any:
@@ -54,37 +70,32 @@ def _converter(column_type: Any) -> Callable[[Any], Any]:
     return _identity
 
 
+@contextmanager
+def sqlite_cursor(conn: Connection) -> Iterator[Any]:
+    """A DB-API cursor on the SQLite transaction's own connection (no SQLAlchemy overhead).
+
+    Driver errors are raised as SQLAlchemy raises them (:class:`DBAPIError`), so
+    callers handle both paths alike and the transaction rolls back.
+    """
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cur
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+    finally:
+        cur.close()
+
+
 def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table`` in one executemany."""
     if not rows:
         return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), list(rows))
-        return
     names = list(rows[0])
+    if len(names) == 1:
+        insert_rows(conn, table, names, [[row[names[0]]] for row in rows])
+        return
     getter = itemgetter(*names)
-    # Only date, datetime and boolean columns need converting; their values repeat
-    # a lot within a batch (one timestamp, a few decision dates), so memoise.
-    todo: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
-        (i, conv, {})
-        for i, n in enumerate(names)
-        if (conv := _converter(table.c[n].type)) is not _identity
-    ]
-    cols = ", ".join(f'"{n}"' for n in names)
-    marks = ", ".join("?" for _ in names)
-    sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'  # noqa: S608 - names from the schema
-    params: list[Any] = []
-    single = len(names) == 1
-    for row in rows:
-        vals = [getter(row)] if single else list(getter(row))
-        for i, conv, memo in todo:
-            v = vals[i]
-            try:
-                vals[i] = memo[v]
-            except KeyError:
-                vals[i] = memo[v] = conv(v)
-        params.append(tuple(vals))
-    conn.exec_driver_sql(sql, params)
+    insert_rows(conn, table, names, [list(getter(row)) for row in rows])
 
 
 def insert_rows(
@@ -100,6 +111,8 @@ def insert_rows(
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
+    # Only date, datetime and boolean columns need converting; their values repeat
+    # a lot within a batch (one timestamp, a few decision dates), so memoise.
     todo: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
         (i, conv, {})
         for i, n in enumerate(names)
@@ -115,12 +128,5 @@ def insert_rows(
     cols = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'  # noqa: S608 - names from the schema
-    # The transaction's own DB-API cursor takes the lists as they are.
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with sqlite_cursor(conn) as cur:
         cur.executemany(sql, rows)
-    except sqlite3.Error as exc:
-        # As SQLAlchemy would raise it: the caller's transaction rolls back.
-        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
-    finally:
-        cur.close()
