@@ -726,12 +726,11 @@ class Vault:
             requested = [self.catalog.get(c) for c in categories]
             decision = self.policy.check_categories(decision, requested)
         if decision.allowed and decision.purpose is not None and decision.purpose.kind != "records":
-            decision = AccessDecision(
-                allowed=False,
-                purpose=decision.purpose,
-                reason="purpose_not_for_records",
-                message=f"purpose '{purpose}' does not return records",
-                error=PermissionDenied,
+            decision = AccessDecision.deny(
+                decision.purpose,
+                "purpose_not_for_records",
+                f"purpose '{purpose}' does not return records",
+                PermissionDenied,
             )
         if not decision.allowed:
             self._log_only(

@@ -132,6 +132,17 @@ class AccessDecision:
         if not self.allowed and self.error is not None:
             raise self.error(self.message)
 
+    @classmethod
+    def deny(
+        cls,
+        purpose: Purpose | None,
+        reason: str,
+        message: str,
+        error: type[PermissionDenied] | type[UnknownPurpose] = PermissionDenied,
+    ) -> AccessDecision:
+        """A refusal: ``reason`` is the log's reason code, ``error`` what the caller raises."""
+        return cls(allowed=False, purpose=purpose, reason=reason, message=message, error=error)
+
 
 class Policy:
     """Purposes, roles and grants, loaded from TOML; immutable."""
@@ -197,12 +208,11 @@ class Policy:
             return decision
         for c in categories:
             if decision.max_tier(c) is None:
-                return AccessDecision(
-                    allowed=False,
-                    purpose=decision.purpose,
-                    reason="category_not_granted",
-                    message=f"the policy does not grant this purpose category '{c.code}'",
-                    error=PermissionDenied,
+                return AccessDecision.deny(
+                    decision.purpose,
+                    "category_not_granted",
+                    f"the policy does not grant this purpose category '{c.code}'",
+                    PermissionDenied,
                 )
         return decision
 
@@ -224,55 +234,49 @@ class Policy:
         """
         p = self._purposes.get(purpose) if isinstance(purpose, str) else None
         if p is None:
-            return AccessDecision(
-                allowed=False,
-                purpose=None,
-                reason="unknown_purpose",
-                message="purpose is not defined by the policy",
-                error=UnknownPurpose,
+            return AccessDecision.deny(
+                None,
+                "unknown_purpose",
+                "purpose is not defined by the policy",
+                UnknownPurpose,
             )
         grants = self.grants_for(role, purpose)
         if not grants:
-            return AccessDecision(
-                allowed=False,
-                purpose=p,
-                reason="role_not_granted",
-                message=f"role '{_short(role)}' may not use purpose '{purpose}'",
-                error=PermissionDenied,
+            return AccessDecision.deny(
+                p,
+                "role_not_granted",
+                f"role '{_short(role)}' may not use purpose '{purpose}'",
+                PermissionDenied,
             )
         ticket_ok = ticket is not None and bool(_TICKET.match(ticket))
         if ticket is not None and not ticket_ok:
-            return AccessDecision(
-                allowed=False,
-                purpose=p,
-                reason="ticket_malformed",
-                message="ticket must be 1-64 characters of letters, digits and - / . : ( )",
-                error=TicketRequired,
+            return AccessDecision.deny(
+                p,
+                "ticket_malformed",
+                "ticket must be 1-64 characters of letters, digits and - / . : ( )",
+                TicketRequired,
             )
         usable = tuple(g for g in grants if ticket_ok or not g.ticket)
         if not usable:
-            return AccessDecision(
-                allowed=False,
-                purpose=p,
-                reason="ticket_required",
-                message=f"purpose '{purpose}' needs a ticket (case or order number)",
-                error=TicketRequired,
+            return AccessDecision.deny(
+                p,
+                "ticket_required",
+                f"purpose '{purpose}' needs a ticket (case or order number)",
+                TicketRequired,
             )
         if p.self_only and not is_self:
-            return AccessDecision(
-                allowed=False,
-                purpose=p,
-                reason="not_self",
-                message=f"purpose '{purpose}' is only for the subject themself",
-                error=PermissionDenied,
+            return AccessDecision.deny(
+                p,
+                "not_self",
+                f"purpose '{purpose}' is only for the subject themself",
+                PermissionDenied,
             )
         if p.consent and not has_consent:
-            return AccessDecision(
-                allowed=False,
-                purpose=p,
-                reason="consent_required",
-                message=f"purpose '{purpose}' needs the subject's authorisation",
-                error=ConsentRequired,
+            return AccessDecision.deny(
+                p,
+                "consent_required",
+                f"purpose '{purpose}' needs the subject's authorisation",
+                ConsentRequired,
             )
         return AccessDecision(allowed=True, purpose=p, reason="granted", message="", grants=usable)
 
