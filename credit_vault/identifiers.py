@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, final
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Self, final
 
 from credit_vault.errors import InputError, InvalidIdentifier
 
@@ -78,13 +78,49 @@ def _birth_date(year: int, month: int, day: int, today: date) -> date:
     return born
 
 
-@final
-class CitizenId:
-    """A validated GB 11643-1999 citizen ID number (公民身份号码), always 18 characters."""
+class _Identifier:
+    """What both identifiers share: an immutable normalised value, compared by kind and
+    value, masked in repr and str (the clear value only through ``.value``)."""
 
-    __slots__ = ("_birth_date", "_value")
+    __slots__ = ("_value",)
 
     _value: str
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so they keep reporting assignments to properties
+        # and unknown attributes, which a declared __setattr__ would silence.
+        def __setattr__(self, name: str, value: object) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
+
+        def __delattr__(self, name: str) -> NoReturn:
+            raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is type(self):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._value))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{_mask(self._value)}')"
+
+    __str__ = __repr__
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
+
+
+@final
+class CitizenId(_Identifier):
+    """A validated GB 11643-1999 citizen ID number (公民身份号码), always 18 characters."""
+
+    __slots__ = ("_birth_date",)
+
     _birth_date: date
 
     def __init__(self, text: str, /, *, today: date | None = None) -> None:
@@ -164,36 +200,8 @@ class CitizenId:
         # Tuple comparison makes (2, 28) < (2, 29) <= (3, 1): exactly the 1 March rule.
         return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
-    if not TYPE_CHECKING:
-        # Hidden from type checkers so they keep reporting assignments to properties
-        # and unknown attributes, which a declared __setattr__ would silence.
-        def __setattr__(self, name: str, value: object) -> NoReturn:
-            raise AttributeError(f"{type(self).__name__} is immutable")
-
-        def __delattr__(self, name: str) -> NoReturn:
-            raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, CitizenId):
-            return self._value == other._value
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((CitizenId, self._value))
-
-    def __repr__(self) -> str:
-        return f"CitizenId('{_mask(self._value)}')"
-
-    __str__ = __repr__
-
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_restore_citizen_id, (self._value,))
-
-    def __copy__(self) -> CitizenId:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> CitizenId:
-        return self
 
 
 def _restore_citizen_id(value: str) -> CitizenId:
@@ -221,12 +229,10 @@ def _credit_check(first17: str) -> str:
 
 
 @final
-class CreditCode:
+class CreditCode(_Identifier):
     """A validated GB 32100-2015 unified social credit code (统一社会信用代码)."""
 
-    __slots__ = ("_value",)
-
-    _value: str
+    __slots__ = ()
 
     def __init__(self, text: str, /) -> None:
         """Validate and normalise ``text``; same as :meth:`CreditCode.parse`."""
@@ -283,36 +289,8 @@ class CreditCode:
         """The six-digit administrative division code of the registering office (characters 3-8)."""
         return self._value[2:8]
 
-    if not TYPE_CHECKING:
-        # Hidden from type checkers so they keep reporting assignments to properties
-        # and unknown attributes, which a declared __setattr__ would silence.
-        def __setattr__(self, name: str, value: object) -> NoReturn:
-            raise AttributeError(f"{type(self).__name__} is immutable")
-
-        def __delattr__(self, name: str) -> NoReturn:
-            raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, CreditCode):
-            return self._value == other._value
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((CreditCode, self._value))
-
-    def __repr__(self) -> str:
-        return f"CreditCode('{_mask(self._value)}')"
-
-    __str__ = __repr__
-
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (CreditCode, (self._value,))
-
-    def __copy__(self) -> CreditCode:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> CreditCode:
-        return self
 
 
 def parse_identifier(text: str, *, today: date | None = None) -> CitizenId | CreditCode:
