@@ -308,47 +308,31 @@ def test_unwritable_log_means_no_disclosure(vault: Vault, db_url: str) -> None:
         )  # the denial cannot be logged either
 
 
-def test_swapped_ciphertexts_fail_loudly(vault: Vault, db_url: str) -> None:
+@pytest.mark.parametrize("column", ["fields", "wrapped_key"])
+def test_swapped_ciphertexts_fail_loudly(vault: Vault, db_url: str, column: str) -> None:
+    """Field ciphertexts or wrapped data keys swapped between two rows never decrypt."""
     a = vault.ingest(clerk_for(TAX), record_for(vault, TAX, SubjectRef.person(citizen_id(1))))
     b = vault.ingest(clerk_for(TAX), record_for(vault, TAX, SubjectRef.person(citizen_id(2))))
     engine = create_engine(db_url)
     t = Record.__table__
+    col = t.c[column]
     with engine.begin() as conn:
-        fa = conn.execute(select(t.c.fields).where(t.c.id == a)).scalar_one()
-        fb = conn.execute(select(t.c.fields).where(t.c.id == b)).scalar_one()
-        conn.execute(t.update().where(t.c.id == a).values(fields=fb))
-        conn.execute(t.update().where(t.c.id == b).values(fields=fa))
+        va = conn.execute(select(col).where(t.c.id == a)).scalar_one()
+        vb = conn.execute(select(col).where(t.c.id == b)).scalar_one()
+        conn.execute(t.update().where(t.c.id == a).values({column: vb}))
+        conn.execute(t.update().where(t.c.id == b).values({column: va}))
     engine.dispose()
-    with pytest.raises(IntegrityError):
-        vault.query(
-            OFFICER,
-            purpose="licensing_review",
-            subject=SubjectRef.person(citizen_id(1)),
-            ticket="T",
-        )
-    entry = _last_entry(vault)
-    assert entry["outcome"] == "error"
-    assert entry["reason"] == "integrity_error"
-
-
-def test_swapped_wrapped_keys_fail_loudly(vault: Vault, db_url: str) -> None:
-    a = vault.ingest(clerk_for(TAX), record_for(vault, TAX, SubjectRef.person(citizen_id(1))))
-    b = vault.ingest(clerk_for(TAX), record_for(vault, TAX, SubjectRef.person(citizen_id(2))))
-    engine = create_engine(db_url)
-    t = Record.__table__
-    with engine.begin() as conn:
-        ka = conn.execute(select(t.c.wrapped_key).where(t.c.id == a)).scalar_one()
-        kb = conn.execute(select(t.c.wrapped_key).where(t.c.id == b)).scalar_one()
-        conn.execute(t.update().where(t.c.id == a).values(wrapped_key=kb))
-        conn.execute(t.update().where(t.c.id == b).values(wrapped_key=ka))
-    engine.dispose()
-    with pytest.raises(IntegrityError):
-        vault.query(
-            OFFICER,
-            purpose="licensing_review",
-            subject=SubjectRef.person(citizen_id(2)),
-            ticket="T",
-        )
+    for n in (1, 2):
+        with pytest.raises(IntegrityError):
+            vault.query(
+                OFFICER,
+                purpose="licensing_review",
+                subject=SubjectRef.person(citizen_id(n)),
+                ticket="T",
+            )
+        entry = _last_entry(vault)
+        assert entry["outcome"] == "error"
+        assert entry["reason"] == "integrity_error"
 
 
 def test_other_key_set_refused(
