@@ -26,6 +26,8 @@ _U32 = struct.Struct(">I")
 
 def encode_value(value: Any) -> bytes:
     """Type-tagged UTF-8 plaintext of a coerced fact value."""
+    if type(value) is str:  # the common case first
+        return b"s" + value.encode("utf-8")
     if isinstance(value, bool):
         return b"b1" if value else b"b0"
     if isinstance(value, int):
@@ -60,11 +62,23 @@ def decode_value(data: bytes) -> Any:
 
 def pack(items: Iterable[tuple[str, bytes]]) -> bytes:
     """Concatenate (field name, ciphertext) pairs into one blob."""
-    out = bytearray()
+    parts: list[bytes] = []
     for name, ct in items:
-        nb = name.encode("utf-8")
-        out += bytes((len(nb),)) + nb + _U32.pack(len(ct)) + ct
-    return bytes(out)
+        head = _NAME_HEADS.get(name) or _name_head(name)
+        parts += (head, _U32.pack(len(ct)), ct)
+    return b"".join(parts)
+
+
+# Encoded ``u8 len | name`` prefixes: field names come from a small schema.
+_NAME_HEADS: dict[str, bytes] = {}
+
+
+def _name_head(name: str) -> bytes:
+    nb = name.encode("utf-8")
+    head = bytes((len(nb),)) + nb  # ValueError past 255 bytes (names are at most 64)
+    if len(_NAME_HEADS) < 4096:
+        _NAME_HEADS[name] = head
+    return head
 
 
 def unpack(blob: bytes, wanted: Iterable[str] | None = None) -> dict[str, bytes]:

@@ -1992,7 +1992,7 @@ class Cases:
         ) as conn:
             if subj is None:
                 assert subject is not None  # noqa: S101 - a case names a record or a subject
-                sid = v._ensure_subjects(conn, [subject], now)[subject]
+                sid = v._ensure_subjects(conn, [subject], now)[0]
                 subj = w.load_subject(conn, sid)
             conn.execute(
                 insert(_CS).values(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from credit_vault import _fields
 from credit_vault._audit_service import CheckpointPublisher, VaultAudit
+from credit_vault._gcpause import gc_paused
 from credit_vault._lifecycle import (
     ErasureReport,
     Lifecycle,
@@ -33,11 +34,18 @@ from credit_vault._lifecycle import (
 )
 from credit_vault.audit._entry import AccessEntry, clean
 from credit_vault.clock import Clock, SystemClock, utc_now
-from credit_vault.crypto import BlindIndex, Envelope, FieldCipher, KeyProvider, KeySet
+from credit_vault.crypto import (
+    BlindIndex,
+    Envelope,
+    FieldCipher,
+    KeyProvider,
+    KeySet,
+    seal_new_records,
+)
 from credit_vault.domain.catalog import Catalog, Category
 from credit_vault.domain.models import Actor, DisclosedRecord, Disclosure, RecordIn, SubjectRef
 from credit_vault.domain.policy import AccessDecision, Policy
-from credit_vault.domain.windows import Window, compute_window, is_visible, local_date
+from credit_vault.domain.windows import compute_window, is_visible, local_date
 from credit_vault.errors import (
     AuditWriteFailed,
     ConfigurationError,
@@ -50,7 +58,7 @@ from credit_vault.errors import (
 )
 from credit_vault.identifiers import CitizenId
 from credit_vault.storage import audit_repo
-from credit_vault.storage.bulk import insert_many, insert_rows
+from credit_vault.storage.bulk import driver_values, insert_rows
 from credit_vault.storage.engine import Durability, Store, open_store
 from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
 from credit_vault.telemetry import Telemetry
@@ -65,10 +73,9 @@ _META = cast("Table", Meta.__table__)
 
 SYSTEM_ACTOR = Actor(id="system", role="admin")
 
-# The columns ingest writes, in the order of its row lists.
-_INGEST_COLUMNS = (
-    "id",
-    "subject_id",
+# The columns of a record row that follow from its category, source, legal basis
+# and dates (built once per distinct combination in a batch).
+_FIXED_COLUMNS = (
     "category",
     "source_code",
     "version",
@@ -83,12 +90,33 @@ _INGEST_COLUMNS = (
     "repair_from",
     "purge_on",
     "disputed",
+)
+
+# The columns ingest writes, in the order of its row lists.
+_INGEST_COLUMNS = (
+    "id",
+    "subject_id",
+    *_FIXED_COLUMNS,
     "kek_id",
     "wrapped_key",
     "fields",
     "field_names",
     "created_at",
     "updated_at",
+)
+
+# The columns a new subject's row sets, in the order of its row lists.
+_SUBJECT_COLUMNS = (
+    "id",
+    "kind",
+    "lookup",
+    "pseudonym",
+    "kek_id",
+    "wrapped_key",
+    "identity_ct",
+    "name_ct",
+    "name_lookup",
+    "created_at",
 )
 
 # Statements of the read path, built once (building costs more than running them).
@@ -272,10 +300,10 @@ class Vault:
 
     def pseudonym(self, subject: SubjectRef) -> str:
         """The subject's pseudonym in the access log (keyed hash; never the ID number)."""
-        return self._pseudo.compute(f"{subject.kind}:{subject.identifier}").hex()
+        return self._pseudo.compute(subject._key).hex()
 
     def _subject_lookup(self, subject: SubjectRef) -> bytes:
-        return self._lookup.compute(f"{subject.kind}:{subject.identifier}")
+        return self._lookup.compute(subject._key)
 
     def _log_only(self, entry: AccessEntry) -> int:
         """Write one entry in its own transaction (denials, failures)."""
@@ -407,12 +435,16 @@ class Vault:
         self, actor: Actor, records: Sequence[RecordIn], *, request_id: str | None = None
     ) -> list[str]:
         """Validate, encrypt and store records in one transaction: all or nothing. One log entry."""
-        with self._telemetry.span(
-            "credit_vault.ingest",
-            operation="ingest",
-            role=getattr(actor, "role", ""),
-            batch_size=len(records),
-            dialect=self.dialect,
+        # The batch's rows form no reference cycles; see credit_vault/_gcpause.py.
+        with (
+            self._telemetry.span(
+                "credit_vault.ingest",
+                operation="ingest",
+                role=getattr(actor, "role", ""),
+                batch_size=len(records),
+                dialect=self.dialect,
+            ),
+            gc_paused(),
         ):
             ids = self._ingest_many(actor, records, request_id)
         self._telemetry.count_records("ingest", len(ids))
@@ -450,63 +482,58 @@ class Vault:
 
         today = self.today()
         now = self._now()
-        validated: list[tuple[RecordIn, Category, Window, dict[str, Any]]] = []
+        fixed_parts: dict[tuple[Any, ...], tuple[Category, tuple[Any, ...]]] = {}
+        validated: list[tuple[RecordIn, tuple[Any, ...], dict[str, Any]]] = []
         for i, r in enumerate(recs):
             try:
-                validated.append(self._validate(r, today))
-            except (InvalidRecord, UnknownCategory) as exc:
-                raise type(exc)(f"record {i}: {exc.message}") from None
+                validated.append(self._validate(r, today, actor.organisation, fixed_parts))
             except CreditVaultError as exc:
                 raise type(exc)(f"record {i}: {exc.message}") from None
 
         ids = _new_ids("r_", len(validated))
-        keys = self._envelope.new_data_keys([(i, 1) for i in ids])
+        encode = _fields.encode_value
+        sealed = seal_new_records(
+            self._envelope,
+            1,
+            [
+                (rec_id, [(n, encode(v)) for n, v in facts.items()])
+                for rec_id, (_, _, facts) in zip(ids, validated, strict=True)
+            ],
+        )
+        kek_id = self._keys.current_kek_id
+        stamp = driver_values(self.dialect, _R, ("created_at",), (now,))[0]
+        pack = _fields.pack
+        names_text: dict[tuple[str, ...], str] = {}
         rows: list[list[Any]] = []
         subject_of: list[SubjectRef] = []
-        field_names: set[str] = set()
-        kek_id = self._keys.current_kek_id
-        encode = _fields.encode_value
-        source = actor.organisation
-        for rec_id, (dk, wrapped), (r, cat, win, facts) in zip(ids, keys, validated, strict=True):
-            names = list(facts)
-            field_names.update(names)
-            cts = FieldCipher(dk).encrypt_many(rec_id, [(n, encode(v)) for n, v in facts.items()])
+        for rec_id, (wrapped, cts), (r, fixed, facts) in zip(ids, sealed, validated, strict=True):
+            names = tuple(facts)
+            text = names_text.get(names)
+            if text is None:
+                text = names_text[names] = ",".join(names)
             # In the order of _INGEST_COLUMNS; subject_id (index 1) is filled in below.
             rows.append(
                 [
                     rec_id,
                     None,
-                    cat.code,
-                    source,
-                    1,
-                    "active",
-                    r.legal_basis,
-                    r.decided_on,
-                    r.occurred_on,
-                    r.conduct_ended_on,
-                    win.mode,
-                    win.starts_on,
-                    win.ends_on,
-                    win.repair_from,
-                    win.purge_on,
-                    False,
+                    *fixed,
                     kek_id,
                     wrapped,
-                    _fields.pack(zip(names, cts, strict=True)),
-                    ",".join(names),
-                    now,
-                    now,
+                    pack(zip(names, cts, strict=True)),
+                    text,
+                    stamp,
+                    stamp,
                 ]
             )
             subject_of.append(r.subject)
+        field_names = {n for names in names_text for n in names}
 
         with self._tx() as conn:
-            sid_by_subject = self._ensure_subjects(conn, subject_of, now)
-            for row, subj in zip(rows, subject_of, strict=True):
-                row[1] = sid_by_subject[subj]
-            insert_rows(conn, _R, _INGEST_COLUMNS, rows)
-            distinct = set(subject_of)
-            pseudos = {self.pseudonym(next(iter(distinct)))} if len(distinct) == 1 else set()
+            sids = self._ensure_subjects(conn, subject_of, now)
+            for row, sid in zip(rows, sids, strict=True):
+                row[1] = sid
+            insert_rows(conn, _R, _INGEST_COLUMNS, rows, converted=True)
+            one_subject = len(set(sids)) == 1
             self._append(
                 conn,
                 self._entry(
@@ -514,7 +541,7 @@ class Vault:
                     "ingest",
                     "ok",
                     legal_basis=";".join(sorted({r.legal_basis for r in recs})),
-                    subject=next(iter(pseudos)) if len(pseudos) == 1 else "",
+                    subject=self.pseudonym(subject_of[0]) if one_subject else "",
                     records=ids,
                     categories=sorted(cats),
                     fields=sorted(field_names),
@@ -547,8 +574,49 @@ class Vault:
         return None
 
     def _validate(
-        self, r: RecordIn, today: date
-    ) -> tuple[RecordIn, Category, Window, dict[str, Any]]:
+        self,
+        r: RecordIn,
+        today: date,
+        source: str | None,
+        fixed_parts: dict[tuple[Any, ...], tuple[Category, tuple[Any, ...]]],
+    ) -> tuple[RecordIn, tuple[Any, ...], dict[str, Any]]:
+        """Check one record against its category: (record, its row's fixed columns, its facts).
+
+        Everything but the facts and the subject's age depends only on the category,
+        the subject's kind, the legal basis and the record's dates, which repeat
+        within a department's batch (one decision date for many records); those
+        checks run, and the columns they decide (``_FIXED_COLUMNS``, converted for
+        the driver) are built, once per distinct combination in ``fixed_parts``.
+        """
+        key = (
+            r.category,
+            r.subject.kind,
+            r.legal_basis,
+            r.decided_on,
+            r.occurred_on,
+            r.conduct_ended_on,
+            r.disclosure_until,
+        )
+        hit = fixed_parts.get(key)
+        if hit is None:
+            hit = fixed_parts[key] = self._fixed_part(r, today, source)
+        cat, fixed = hit
+        facts = cat.validate_facts(r.facts)
+        if cat.min_age is not None:
+            person = r.subject.parsed
+            if isinstance(person, CitizenId):
+                # Conduct before birth is simply under age (age_on refuses such dates).
+                born = person.birth_date
+                if r.occurred_on < born or person.age_on(r.occurred_on) < cat.min_age:
+                    raise InvalidRecord(
+                        f"category '{cat.code}' only takes subjects aged {cat.min_age} or more "
+                        "at the time of the conduct"
+                    )
+        return r, fixed, facts
+
+    def _fixed_part(
+        self, r: RecordIn, today: date, source: str | None
+    ) -> tuple[Category, tuple[Any, ...]]:
         cat = self.catalog.get(r.category)
         if r.subject.kind not in cat.subjects:
             raise InvalidRecord(f"category '{cat.code}' does not take {r.subject.kind} subjects")
@@ -559,36 +627,43 @@ class Vault:
             )
         if r.decided_on > today:
             raise InvalidRecord("decided_on must not be in the future")
-        facts = cat.validate_facts(r.facts)
-        person = r.subject.parsed
-        if cat.min_age is not None and isinstance(person, CitizenId):
-            # Conduct before birth is simply under age (age_on refuses such dates).
-            born = person.birth_date
-            if r.occurred_on < born or person.age_on(r.occurred_on) < cat.min_age:
-                raise InvalidRecord(
-                    f"category '{cat.code}' only takes subjects aged {cat.min_age} or more at the "
-                    "time of the conduct"
-                )
-        window = compute_window(
+        win = compute_window(
             cat,
             decided_on=r.decided_on,
             occurred_on=r.occurred_on,
             conduct_ended_on=r.conduct_ended_on,
             disclosure_until=r.disclosure_until,
         )
-        return r, cat, window, facts
+        values = (
+            cat.code,
+            source,
+            1,
+            "active",
+            r.legal_basis,
+            r.decided_on,
+            r.occurred_on,
+            r.conduct_ended_on,
+            win.mode,
+            win.starts_on,
+            win.ends_on,
+            win.repair_from,
+            win.purge_on,
+            False,
+        )
+        return cat, driver_values(self.dialect, _R, _FIXED_COLUMNS, values)
 
     def _ensure_subjects(
         self, conn: Connection, subjects: Sequence[SubjectRef], now: datetime
-    ) -> dict[SubjectRef, str]:
-        """Find or create each subject; return subject → id. Runs inside the ingest transaction."""
-        distinct: dict[SubjectRef, SubjectRef] = {}
+    ) -> list[str]:
+        """Find or create each subject; their ids, in order. Runs inside the ingest transaction."""
+        # Keyed by "kind:identifier" (SubjectRef._key): plain str hashing and equality.
+        distinct: dict[str, SubjectRef] = {}
         for s in subjects:
-            prev = distinct.get(s)
             # The last name given in a batch wins.
-            if prev is None or s.name is not None:
-                distinct[s] = s
-        lookups = {self._subject_lookup(s): s for s in distinct}
+            if s._name is not None or s._key not in distinct:
+                distinct[s._key] = s
+        lookup = self._lookup.compute
+        lookups = {lookup(k): s for k, s in distinct.items()}
         found: dict[bytes, Any] = {}
         keys = list(lookups)
         for i in range(0, len(keys), 500):
@@ -599,12 +674,12 @@ class Vault:
                 ).where(_S.c.lookup.in_(chunk))
             ).all():
                 found[bytes(hit.lookup)] = hit
-        out: dict[SubjectRef, str] = {}
+        out: dict[str, str] = {}
         new_subjects: list[tuple[bytes, SubjectRef]] = []
         for lk, s in lookups.items():
             row: Any = found.get(lk)
             if row is not None and row.kind == s.kind:
-                out[s] = row.id
+                out[s._key] = row.id
                 if s.name is not None:
                     nl = self._name_index.compute(s.name)
                     if row.name_lookup is None or bytes(row.name_lookup) != nl:
@@ -621,37 +696,50 @@ class Vault:
                 new_subjects.append((lk, s))
         if new_subjects:
             ids = _new_ids("s_", len(new_subjects))
-            keys_ = self._envelope.new_data_keys([(i, _SUBJECT_KEY_VERSION) for i in ids])
+            sealed = seal_new_records(
+                self._envelope,
+                _SUBJECT_KEY_VERSION,
+                [
+                    (
+                        sid,
+                        [("identifier", s.identifier.encode("ascii"))]
+                        if s.name is None
+                        else [
+                            ("identifier", s.identifier.encode("ascii")),
+                            ("name", s.name.encode("utf-8")),
+                        ],
+                    )
+                    for sid, (_, s) in zip(ids, new_subjects, strict=True)
+                ],
+            )
+            kek_id = self._keys.current_kek_id
+            name_index = self._name_index.compute
             rows = []
-            for sid, (dk, wrapped), (lk, s) in zip(ids, keys_, new_subjects, strict=True):
-                fc = FieldCipher(dk)
-                items = [("identifier", s.identifier.encode("ascii"))]
-                if s.name is not None:
-                    items.append(("name", s.name.encode("utf-8")))
-                cts = fc.encrypt_many(sid, items)
+            for sid, (wrapped, cts), (lk, s) in zip(ids, sealed, new_subjects, strict=True):
+                # In the order of _SUBJECT_COLUMNS.
                 rows.append(
-                    {
-                        "id": sid,
-                        "kind": s.kind,
-                        "lookup": lk,
-                        "pseudonym": self.pseudonym(s),
-                        "kek_id": self._keys.current_kek_id,
-                        "wrapped_key": wrapped,
-                        "identity_ct": cts[0],
-                        "name_ct": cts[1] if len(cts) > 1 else None,
-                        "name_lookup": self._name_index.compute(s.name) if s.name else None,
-                        "created_at": now,
-                        "erased_at": None,
-                    }
+                    [
+                        sid,
+                        s.kind,
+                        lk,
+                        self.pseudonym(s),
+                        kek_id,
+                        wrapped,
+                        cts[0],
+                        cts[1] if s.name is not None else None,
+                        name_index(s.name) if s.name is not None else None,
+                        now,
+                    ]
                 )
-                out[s] = sid
+                out[s._key] = sid
             if conn.dialect.name == "postgresql":
                 # Another process may create the same subject concurrently (READ
                 # COMMITTED): keep whichever row won and use its id.
                 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
                 conn.execute(
-                    pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"]), rows
+                    pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"]),
+                    [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for row in rows],
                 )
                 won = {
                     bytes(r.lookup): r.id
@@ -662,10 +750,10 @@ class Vault:
                     ).all()
                 }
                 for lk, s in new_subjects:
-                    out[s] = won[lk]
+                    out[s._key] = won[lk]
             else:
-                insert_many(conn, _S, rows)
-        return {s: out[s] for s in subjects}
+                insert_rows(conn, _S, _SUBJECT_COLUMNS, rows)
+        return [out[s._key] for s in subjects]
 
     # ------------------------------------------------------------------ query
 

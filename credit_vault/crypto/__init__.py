@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from credit_vault.crypto._blind import BlindIndex
 from credit_vault.crypto._envelope import DataKey, Envelope
-from credit_vault.crypto._field import FieldCipher
+from credit_vault.crypto._field import FieldCipher, seal_new_records
 from credit_vault.crypto._keys import (
     ARGON2_TEST_PARAMS,
     Argon2Params,
@@ -38,4 +38,5 @@ __all__ = [
     "KeyProvider",
     "KeySet",
     "PassphraseKeyProvider",
+    "seal_new_records",
 ]

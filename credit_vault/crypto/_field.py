@@ -18,23 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from credit_vault.crypto._envelope import DataKey
+from credit_vault.crypto import _primitives as prim
+from credit_vault.crypto._envelope import DataKey, Envelope
 from credit_vault.crypto._format import (
     FIELD_AD_LABEL,
     FIELD_FORMAT_VERSION,
     NoPickle,
+    check_key_version,
     encode_field,
     encode_record_id,
 )
 from credit_vault.crypto._primitives import (
     AEAD_FAILURES,
+    AEAD_KEY_BYTES,
     AEAD_NONCE_BYTES,
     BytesLike,
 )
-from credit_vault.crypto._random import next_nonce, nonce_bytes
+from credit_vault.crypto._random import next_nonce, nonce_bytes, secret_bytes
 from credit_vault.errors import IntegrityError
 
-__all__ = ["FieldCipher"]
+__all__ = ["FieldCipher", "seal_new_records"]
 
 _HEADER = 5  # version byte + u32 key_version
 _BODY = _HEADER + AEAD_NONCE_BYTES  # where the ciphertext starts
@@ -54,6 +57,14 @@ def _version_state(version: int) -> tuple[bytes, dict[str, bytes]]:
         _BY_VERSION.clear()
     header = bytes([FIELD_FORMAT_VERSION]) + version.to_bytes(4, "big")
     return _BY_VERSION.setdefault(version, (header, {}))
+
+
+def _new_suffix(header: bytes, suffixes: dict[str, bytes], field: str) -> bytes:
+    """The AD suffix of ``field`` under a version's header (validated, then cached)."""
+    suffix = encode_field(field) + header[1:]
+    if len(suffixes) < _MAX_FIELDS:
+        suffixes[field] = suffix
+    return suffix
 
 
 class FieldCipher(NoPickle):
@@ -149,10 +160,7 @@ class FieldCipher(NoPickle):
         return FIELD_AD_LABEL + encode_record_id(record_id)
 
     def _new_suffix(self, field: str) -> bytes:
-        suffix = encode_field(field) + self._header[1:]
-        if len(self._suffixes) < _MAX_FIELDS:
-            self._suffixes[field] = suffix
-        return suffix
+        return _new_suffix(self._header, self._suffixes, field)
 
     def _encrypt_with_nonce(
         self, record_id: str, field: str, plaintext: bytes, nonce: bytes
@@ -165,3 +173,54 @@ class FieldCipher(NoPickle):
 
     def __repr__(self) -> str:
         return f"FieldCipher(data_key={self._data_key!r})"
+
+
+def seal_new_records(
+    envelope: Envelope,
+    key_version: int,
+    records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
+) -> list[tuple[bytes, list[bytes]]]:
+    """A fresh data key per record, wrapped under the current KEK, and its field ciphertexts.
+
+    ``records`` is ``[(record_id, [(field, plaintext), ...]), ...]``; the result
+    is ``[(wrapped_key, [ciphertext, ...]), ...]`` in the same order. The bytes are
+    exactly those of :meth:`Envelope.new_data_keys` followed by
+    :meth:`FieldCipher.encrypt_many` for each record (same formats, same
+    associated data), so :meth:`Envelope.unwrap` and :class:`FieldCipher` read
+    them back. This is the bulk-ingest path: one read of the OS random source
+    for all keys, one nonce read for all fields, and no key handle or cipher
+    object per record. Invalid record ids, field names or key version raise
+    before anything is returned.
+    """
+    check_key_version(key_version)
+    header, suffixes = _BY_VERSION.get(key_version) or _version_state(key_version)
+    kek = envelope._keys._current_kek()
+    kek_encrypt = kek.aead.bound_methods()[0]
+    kek_header = kek.header
+    wrap_prefix = kek.wrap_ad_prefix
+    version_part = key_version.to_bytes(4, "big")
+    step = AEAD_KEY_BYTES + AEAD_NONCE_BYTES
+    secrets = secret_bytes(step * len(records))
+    nonces = nonce_bytes(AEAD_NONCE_BYTES * sum(len(items) for _, items in records))
+    aead_functions = prim.aes_gcm_functions
+    out: list[tuple[bytes, list[bytes]]] = []
+    at = 0
+    n_at = 0
+    for record_id, items in records:
+        rid = encode_record_id(record_id)
+        key = secrets[at : at + AEAD_KEY_BYTES]
+        wrap_nonce = secrets[at + AEAD_KEY_BYTES : at + step]
+        at += step
+        wrapped = (
+            kek_header + wrap_nonce + kek_encrypt(wrap_nonce, key, wrap_prefix + rid + version_part)
+        )
+        encrypt = aead_functions(key)[0]
+        prefix = FIELD_AD_LABEL + rid
+        cts: list[bytes] = []
+        for field, plaintext in items:
+            suffix = suffixes.get(field) or _new_suffix(header, suffixes, field)
+            nonce = nonces[n_at : n_at + AEAD_NONCE_BYTES]
+            n_at += AEAD_NONCE_BYTES
+            cts.append(header + nonce + encrypt(nonce, plaintext, prefix + suffix))
+        out.append((wrapped, cts))
+    return out

@@ -206,9 +206,11 @@ class Category:
     # None: mandatory for negative categories (Z2, S3), not for the others.
     retention_mandatory: bool | None = None
     _by_name: Mapping[str, FieldSpec] = field(default_factory=dict, repr=False, compare=False)
+    _required: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
 
     @property
     def disclosure_period(self) -> Period | None:
@@ -267,9 +269,9 @@ class Category:
                     raise InvalidRecord(f"required field '{key}' is missing")
                 continue
             out[key] = spec.coerce(value)
-        for spec in self.fields:
-            if spec.required and spec.name not in out:
-                raise InvalidRecord(f"required field '{spec.name}' is missing")
+        for name in self._required:
+            if name not in out:
+                raise InvalidRecord(f"required field '{name}' is missing")
         return out
 
 

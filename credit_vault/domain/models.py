@@ -35,7 +35,7 @@ class SubjectRef:
     ``str`` mask it; the clear value is only available as :attr:`identifier`.
     """
 
-    __slots__ = ("_hash", "_id", "_kind", "_name")
+    __slots__ = ("_hash", "_id", "_key", "_kind", "_name")
 
     def __init__(
         self, kind: SubjectKind, identifier: CitizenId | CreditCode, name: str | None = None
@@ -53,7 +53,10 @@ class SubjectRef:
         self._kind: SubjectKind = kind
         self._id = identifier
         self._name = name
-        self._hash = hash((kind, identifier.value))
+        # "kind:identifier": the equality key, and the input of the vault's blind
+        # indexes (lookup, pseudonym). Personal data: never shown.
+        self._key = f"{kind}:{identifier.value}"
+        self._hash = hash(self._key)
 
     @classmethod
     def person(cls, id_number: str, name: str | None = None) -> SubjectRef:
@@ -92,11 +95,7 @@ class SubjectRef:
 
     def same_subject(self, other: SubjectRef) -> bool:
         """Whether both refer to the same subject (names are not compared)."""
-        return self is other or (
-            self._hash == other._hash
-            and self._kind == other._kind
-            and self._id.value == other._id.value
-        )
+        return self is other or (self._hash == other._hash and self._key == other._key)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SubjectRef) and self.same_subject(other)

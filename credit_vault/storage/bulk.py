@@ -21,7 +21,14 @@ from sqlalchemy import Boolean, Date, DateTime, Table, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["as_utc", "insert_many", "insert_rows", "sqlite_cursor", "sqlite_datetime"]
+__all__ = [
+    "as_utc",
+    "driver_values",
+    "insert_many",
+    "insert_rows",
+    "sqlite_cursor",
+    "sqlite_datetime",
+]
 
 
 def _sqlite_date(v: Any) -> Any:
@@ -98,18 +105,40 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     insert_rows(conn, table, names, [list(getter(row)) for row in rows])
 
 
+def driver_values(
+    dialect: str, table: Table, names: Sequence[str], values: Sequence[Any]
+) -> tuple[Any, ...]:
+    """``values`` of the columns ``names`` as :func:`insert_rows` converts them on ``dialect``.
+
+    For rows built from parts that repeat within a batch: convert each part once,
+    then insert with ``converted=True``. Other dialects keep Python values.
+    """
+    if dialect != "sqlite":
+        return tuple(values)
+    return tuple(_converter(table.c[n].type)(v) for n, v in zip(names, values, strict=True))
+
+
 def insert_rows(
-    conn: Connection, table: Table, names: Sequence[str], rows: list[list[Any]]
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: list[list[Any]],
+    *,
+    converted: bool = False,
 ) -> None:
     """Insert positional ``rows`` (lists in the order of ``names``) in one executemany.
 
     The list form saves a dict per row on the hot ingest path; on SQLite the
-    lists are converted in place and handed to the driver as they are.
+    lists are converted in place (unless ``converted``: every value already came
+    through :func:`driver_values`) and handed to the driver as they are.
     """
     if not rows:
         return
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    if converted:
+        _executemany(conn, table, names, rows)
         return
     # Only date, datetime and boolean columns need converting; their values repeat
     # a lot within a batch (one timestamp, a few decision dates), so memoise.
@@ -125,6 +154,12 @@ def insert_rows(
                 row[i] = memo[v]
             except KeyError:
                 row[i] = memo[v] = conv(v)
+    _executemany(conn, table, names, rows)
+
+
+def _executemany(
+    conn: Connection, table: Table, names: Sequence[str], rows: list[list[Any]]
+) -> None:
     cols = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'  # noqa: S608 - names from the schema

@@ -125,7 +125,8 @@ class Record(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     subject_id: Mapped[str] = mapped_column(String(40), ForeignKey("cv_subjects.id"))
-    category: Mapped[str] = mapped_column(String(64), index=True)
+    # Not indexed: nothing filters records by category alone (migration 0003).
+    category: Mapped[str] = mapped_column(String(64))
     source_code: Mapped[str] = mapped_column(String(64), ForeignKey("cv_sources.code"))
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))

@@ -210,6 +210,22 @@ def test_ingest_many_is_all_or_nothing(vault: Vault) -> None:
     assert entry["records"] == ids
 
 
+def test_ingest_leaves_the_cyclic_collector_as_it_found_it(vault: Vault) -> None:
+    # Ingest pauses the collector for the batch (credit_vault/_gcpause.py).
+    import gc
+
+    recs = [record_for(vault, TAX, SubjectRef.person(citizen_id(i))) for i in range(3)]
+    assert gc.isenabled()
+    vault.ingest_many(clerk_for(TAX), recs)
+    assert gc.isenabled()
+    with pytest.raises(InvalidRecord):
+        vault.ingest_many(clerk_for(TAX), [recs[0].model_copy(update={"facts": {}})])
+    assert gc.isenabled()
+    with pytest.raises(PermissionDenied):
+        vault.ingest_many(OFFICER, recs)
+    assert gc.isenabled()
+
+
 def test_minors_refused_for_min_age_categories(vault: Vault) -> None:
     child = SubjectRef.person(citizen_id(3, birth="20100101"))
     with pytest.raises(InvalidRecord, match="aged 18"):

@@ -82,6 +82,7 @@ def test_crypto_exports() -> None:
         "KeyProvider",
         "KeySet",
         "PassphraseKeyProvider",
+        "seal_new_records",
     }
     assert set(credit_vault.crypto.__all__) == expected
     for name in expected:
