@@ -852,6 +852,7 @@ class Vault:
                 subject_name: str | None = None
                 rows: Sequence[Any] = []
                 subject_cipher: FieldCipher | None = None
+                visible_by_category: dict[str, frozenset[str]] = {}
                 if srow is not None:
                     rows = conn.execute(_RECORDS_OF_SUBJECT, {"sid": srow.id}).all()
                 for row in rows:
@@ -860,7 +861,11 @@ class Vault:
                     if row.category not in self.catalog:
                         continue
                     cat = self.catalog.get(row.category)
-                    visible = decision.visible_fields(cat)
+                    visible = visible_by_category.get(cat.code)
+                    if visible is None:
+                        visible = visible_by_category[cat.code] = frozenset(
+                            decision.visible_fields(cat)
+                        )
                     if not visible:
                         continue
                     window = window_of(row)
@@ -875,7 +880,7 @@ class Vault:
                     if row.disputed and decision.purpose.restrict_disputed:
                         continue  # GDPR Art 18: restricted while accuracy is contested
                     stored = [n for n in row.field_names.split(",") if n]
-                    show = [n for n in stored if n in set(visible)]
+                    show = [n for n in stored if n in visible]
                     facts: dict[str, Any] = {}
                     if show:
                         dk = self._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key))

@@ -207,10 +207,17 @@ class Category:
     retention_mandatory: bool | None = None
     _by_name: Mapping[str, FieldSpec] = field(default_factory=dict, repr=False, compare=False)
     _required: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _up_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
         object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
+        # Every read asks which fields a tier reaches: answer from a table built once.
+        up_to = {
+            t: tuple(f.name for f in self.fields if tier_rank(f.tier) <= rank)
+            for rank, t in enumerate(TIERS)
+        }
+        object.__setattr__(self, "_up_to", up_to)
 
     @property
     def disclosure_period(self) -> Period | None:
@@ -242,8 +249,11 @@ class Category:
 
     def fields_up_to(self, tier: str) -> tuple[str, ...]:
         """Names of the fields whose tier is at most ``tier``, in catalogue order."""
-        rank = tier_rank(tier)
-        return tuple(f.name for f in self.fields if tier_rank(f.tier) <= rank)
+        names = self._up_to.get(tier)
+        if names is None:
+            tier_rank(tier)  # raises ValueError for an unknown tier
+            return ()
+        return names
 
     def validate_facts(self, facts: Mapping[str, object]) -> dict[str, Any]:
         """Check facts against the fields; return them coerced. Errors name the field only."""

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from credit_vault.errors import ConfigurationError, StorageError
+from credit_vault.storage.bulk import sqlite_cursor
 
 __all__ = ["Durability", "Store", "open_store"]
 
@@ -152,7 +153,12 @@ def _configure(engine: Engine, durability: Durability) -> None:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Straight to the driver: every vault call begins here, and going
+            # through exec_driver_sql costs as much as the statement itself.
+            # Driver errors (a lock wait that timed out) are raised as
+            # SQLAlchemy raises them, so callers handle both paths alike.
+            with sqlite_cursor(conn) as cur:
+                cur.execute("BEGIN IMMEDIATE")
 
     elif engine.dialect.name == "postgresql":
         setting = "on" if durability == "strict" else "off"

@@ -34,7 +34,8 @@ def test_round_trip_through_unwrap_and_field_cipher(keys: KeySet) -> None:
             rid, [(f, ct) for (f, _), ct in zip(items, cts, strict=True)]
         ) == [pt for _, pt in items]
         for ct in cts:
-            assert ct[0] == 0x01 and int.from_bytes(ct[1:5], "big") == 7
+            assert ct[0] == 0x01
+            assert int.from_bytes(ct[1:5], "big") == 7
 
 
 def test_same_layout_as_the_per_record_path(keys: KeySet) -> None:
@@ -62,7 +63,7 @@ def test_keys_nonces_and_ciphertexts_are_fresh(keys: KeySet) -> None:
 
 def test_bound_to_record_field_and_version(keys: KeySet) -> None:
     env = Envelope(keys)
-    (wa, cts_a), (wb, cts_b), _ = seal_new_records(env, 1, RECORDS)
+    (wa, cts_a), (_wb, cts_b), _ = seal_new_records(env, 1, RECORDS)
     with pytest.raises(IntegrityError):
         env.unwrap("r_bbbbbbbbbbbb", 1, wa)  # a wrapped key moved to another record
     with pytest.raises(IntegrityError):
