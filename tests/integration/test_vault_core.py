@@ -395,6 +395,22 @@ def test_subject_name_updates_only_when_changed(vault: Vault) -> None:
     assert _count(vault, Subject) == 1
 
 
+def test_within_one_batch_the_last_name_given_wins(vault: Vault) -> None:
+    batch = [
+        record_for(vault, TAX, SubjectRef.person(PERSON)),
+        record_for(vault, TAX, SubjectRef.person(PERSON, name="赵一")),
+        record_for(vault, TAX, SubjectRef.person(PERSON)),
+        record_for(vault, TAX, SubjectRef.person(PERSON, name="赵二")),
+        record_for(vault, TAX, SubjectRef.person(PERSON)),
+    ]
+    vault.ingest_many(clerk_for(TAX), batch)
+    me = Actor(id="me", role="subject", subject=SubjectRef.person(PERSON))
+    d = vault.query(me, purpose="self_query", subject=SubjectRef.person(PERSON))
+    assert d.subject_name == "赵二"
+    assert len(d.records) == 5
+    assert _count(vault, Subject) == 1
+
+
 def test_every_call_one_entry_and_verify(vault: Vault) -> None:
     s = SubjectRef.person(PERSON)
     start = vault.audit.head().size
