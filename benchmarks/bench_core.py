@@ -45,8 +45,8 @@ from sqlalchemy import (
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from credit_vault import Actor, RecordIn, SubjectRef, Vault
-from credit_vault._fields import decode_value, unpack
-from credit_vault.crypto import FieldCipher, FileKeyProvider
+from credit_vault._fields import decode_value, encode_value, unpack
+from credit_vault.crypto import Envelope, FieldCipher, FileKeyProvider, seal_new_records
 from credit_vault.identifiers import CitizenId
 from credit_vault.testing import FrozenClock
 from credit_vault.vault import _RECORDS_OF_SUBJECT, _SUBJECT_BY_LOOKUP
@@ -191,6 +191,66 @@ def bench_vault_ingest(
     return min(times), model_time
 
 
+def bench_floors(
+    work: Path, data: list[tuple[str, dict[str, str]]], keys: FileKeyProvider
+) -> tuple[float, float]:
+    """Seconds of the two floors under the vault's ingest, each measured alone (best of 3).
+
+    Crypto: ``seal_new_records`` for the batch (a data key, its wrap and three field
+    encryptions per record; no subjects). Storage: the very ``cv_records`` rows a
+    vault ingest wrote, inserted with raw ``sqlite3`` (no SQLAlchemy, no crypto,
+    no validation) into a fresh vault schema with the same pragmas, plus the commit.
+    """
+    import sqlite3
+
+    ks = keys.key_set()
+    env = Envelope(ks)
+    ids = [f"r_{i:024x}" for i in range(len(data))]
+    items = [
+        (rid, [(k, encode_value(v)) for k, v in facts.items()])
+        for rid, (_, facts) in zip(ids, data, strict=True)
+    ]
+    crypto = time_it(lambda: seal_new_records(env, 1, items))
+
+    source = work / f"floor-src-{uuid.uuid4().hex}.db"
+    v = open_vault(f"sqlite:///{source}", keys)
+    v.ingest_many(CLERK, records_in(data))
+    v.close()
+    src = sqlite3.connect(source)
+    tables = ("cv_sources", "cv_source_categories", "cv_subjects")
+    setup = {t: src.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+    records = src.execute("SELECT * FROM cv_records").fetchall()
+    src.close()
+
+    def run() -> float:
+        path = work / f"floor-{uuid.uuid4().hex}.db"
+        open_vault(f"sqlite:///{path}", keys).close()  # the schema, migrations applied
+        conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "secure_delete = ON",
+            "foreign_keys = ON",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("DELETE FROM cv_source_categories")
+        conn.execute("DELETE FROM cv_sources")
+        for t, rows_ in setup.items():
+            marks = ",".join("?" * len(rows_[0]))
+            conn.executemany(f"INSERT INTO {t} VALUES ({marks})", rows_)
+        marks = ",".join("?" * len(records[0]))
+        t = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(f"INSERT INTO cv_records VALUES ({marks})", records)
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t
+        conn.close()
+        return elapsed
+
+    storage = min(run() for _ in range(3))
+    return crypto, storage
+
+
 def unaudited_read(v: Vault, subject: SubjectRef) -> int:
     """The same read as an audited query, without the log entry (read-only transaction)."""
     decision = v.policy.authorize(
@@ -307,6 +367,8 @@ def main() -> None:
         lambda: f"sqlite:///{work / f'v{next(counter)}.db'}", data, keys
     )
 
+    crypto_floor, storage_floor = bench_floors(work, data, keys)
+
     def us(t: float) -> str:
         return f"{t / n * 1e6:8.1f}"
 
@@ -326,6 +388,15 @@ def main() -> None:
     )
     print(
         f"| (building the {n} RecordIn models, not included above) | {model_t:.3f} | {us(model_t)} | |"
+    )
+    print(
+        f"| floor: the crypto alone (seal_new_records: data key, wrap, 3 fields) | {crypto_floor:.3f} | {us(crypto_floor)} | |"
+    )
+    print(
+        f"| floor: the vault's own record rows through raw sqlite3 executemany + commit | {storage_floor:.3f} | {us(storage_floor)} | |"
+    )
+    print(
+        f"| floor: the two together | {crypto_floor + storage_floor:.3f} | {us(crypto_floor + storage_floor)} | |"
     )
     print()
     print(
