@@ -18,6 +18,7 @@ from typing import Any as _Any
 if TYPE_CHECKING:
     from credit_vault._audit_service import VaultAudit, VerifyReport
     from credit_vault._lifecycle import ErasureReport, RecordStatus, SweepProgress, SweepReport
+    from credit_vault._rotation import RewrapProgress, RewrapReport
     from credit_vault.clock import Clock, SystemClock
     from credit_vault.domain.catalog import Catalog, Category, FieldSpec
     from credit_vault.domain.models import Actor, DisclosedRecord, Disclosure, RecordIn, SubjectRef
@@ -69,6 +70,8 @@ _LAZY: dict[str, str] = {
     "RecordStatus": "credit_vault._lifecycle",
     "RepairApplication": "credit_vault.domain.workflows",
     "RepairEligibility": "credit_vault.domain.workflows",
+    "RewrapProgress": "credit_vault._rotation",
+    "RewrapReport": "credit_vault._rotation",
     "SubjectRef": "credit_vault.domain.models",
     "SweepProgress": "credit_vault._lifecycle",
     "SweepReport": "credit_vault._lifecycle",
@@ -125,6 +128,8 @@ __all__ = [
     "RecordStatus",
     "RepairApplication",
     "RepairEligibility",
+    "RewrapProgress",
+    "RewrapReport",
     "SubjectRef",
     "SweepProgress",
     "SweepReport",

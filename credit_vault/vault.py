@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
@@ -32,6 +32,7 @@ from credit_vault._lifecycle import (
     SweepReport,
     window_of,
 )
+from credit_vault._rotation import RewrapProgress, RewrapReport, Rotation
 from credit_vault.audit._entry import AccessEntry, clean
 from credit_vault.clock import Clock, SystemClock, utc_now
 from credit_vault.crypto import (
@@ -222,6 +223,7 @@ class Vault:
             raise
         self.audit = VaultAudit(self, checkpoint_every, checkpoint_interval, checkpoint_publisher)
         self._lifecycle = Lifecycle(self)
+        self._rotation = Rotation(self)
         self._open_workflows()
         return self
 
@@ -1029,6 +1031,45 @@ class Vault:
         )
 
     # endregion lifecycle
+
+    # region key maintenance (credit_vault/_rotation.py)
+
+    _rotation: Rotation
+
+    def rewrap_keys(
+        self,
+        actor: Actor,
+        *,
+        batch_size: int = 500,
+        progress: Callable[[RewrapProgress], None] | None = None,
+        request_id: str | None = None,
+    ) -> RewrapReport:
+        """Re-wrap every stored data key still under an older KEK under the current one.
+
+        The second step of a KEK rotation, after ``provider.rotate()`` (or
+        ``credit-vault keys rotate``); the key file is re-read first, so a rotation
+        made by another process is picked up. Each key is authenticated as it is
+        unwrapped (a tampered one raises :class:`~credit_vault.errors.IntegrityError`
+        naming its record or subject id, and its batch is left as it was); field
+        ciphertexts are not touched. Admin only; batches of ``batch_size``, each
+        its own transaction and log entry; safe to run from several processes and
+        to interrupt. The report's ``remaining`` must be empty before an old KEK
+        may be removed from the key file.
+        """
+        return self._rotation.rewrap(
+            actor, batch_size=batch_size, progress=progress, request_id=request_id
+        )
+
+    def kek_usage(self, actor: Actor, *, request_id: str | None = None) -> dict[str, int]:
+        """How many stored data keys each KEK wraps (records, superseded versions, subjects).
+
+        Admin only; logged. A KEK absent from the result wraps nothing in this
+        vault. Check it before removing a KEK from the key file: removing a KEK
+        that still wraps keys makes their data unreadable.
+        """
+        return self._rotation.kek_usage(actor, request_id=request_id)
+
+    # endregion key maintenance
 
     # region workflows (credit_vault/_workflows.py; issue 6)
 

@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "audit": "credit_vault.cli._audit:audit",
     "db": "credit_vault.cli._db:db",
     "demo": "credit_vault.cli._demo:demo",
+    "keys": "credit_vault.cli._keys:keys",
     "sweep": "credit_vault.cli._sweep:sweep",
 }
 """Subcommands: name -> ``"module:attribute"`` of a :class:`click.Command`."""

@@ -1,0 +1,132 @@
+"""``credit-vault keys``: rotate the KEK, re-wrap stored data keys, show which KEKs are in use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from credit_vault.cli._db import read_url
+from credit_vault.cli._main import Output
+
+__all__ = ["keys"]
+
+_KEYFILE = click.option(
+    "--keys",
+    "keyfile",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Key-set file of the vault (the database must belong to it).",
+)
+_ACTOR = click.option(
+    "--actor",
+    "actor_id",
+    default="credit-vault-keys",
+    show_default=True,
+    help="Actor id recorded in the access log (key maintenance runs with the admin role).",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+
+
+@click.group("keys")
+def keys() -> None:
+    """KEK rotation: `rotate` the key file, `rewrap` the vault, check `usage`.
+
+    A rotation is three steps: `keys rotate --keys FILE` adds a new KEK and makes
+    it current (new records are wrapped under it); `keys rewrap URL --keys FILE`
+    re-wraps every stored data key under it; `keys usage URL --keys FILE` then
+    shows no key under the old KEK, and only then may the old KEK be removed
+    from the file (by hand: the library never deletes a KEK, and a KEK that still
+    wraps keys takes their data with it).
+    """
+
+
+@keys.command("rotate")
+@_KEYFILE
+@_JSON
+def rotate(keyfile: Path, as_json: bool) -> None:
+    """Add a KEK to the key file and make it current (older KEKs stay for unwrapping)."""
+    from credit_vault.crypto import FileKeyProvider
+
+    out = Output(json_mode=as_json)
+    provider = FileKeyProvider(keyfile)
+    new_id = provider.rotate()
+    kek_ids = provider.key_set().kek_ids
+    out.info(f"{keyfile}: current KEK is now {new_id}; run `credit-vault keys rewrap` next")
+    out.table(("current KEK", "KEKs in the file"), [(new_id, ", ".join(kek_ids))])
+    out.emit_json({"current_kek": new_id, "kek_ids": list(kek_ids)})
+
+
+@keys.command("rewrap")
+@click.argument("url", metavar="URL")
+@_KEYFILE
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Keys per transaction (and per access-log entry).",
+)
+@_ACTOR
+@_JSON
+def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: bool) -> None:
+    """Re-wrap every data key stored at URL under the key file's current KEK.
+
+    Each key is authenticated as it is unwrapped; field ciphertexts are not
+    touched. Safe to run from several processes at once and to interrupt: the
+    next run continues. URL as for ``db upgrade`` (- reads it from stdin).
+    """
+    from credit_vault import Actor, Vault
+    from credit_vault.crypto import FileKeyProvider
+
+    out = Output(json_mode=as_json)
+    actor = Actor(id=actor_id, role="admin")
+    with Vault.open(read_url(url), keys=FileKeyProvider(keyfile)) as vault:
+        report = vault.rewrap_keys(actor, batch_size=batch_size)
+    out.info(
+        f"re-wrapped {report.total} data key(s) under {report.kek_id} in {report.batches} "
+        f"batch(es); summary logged as seq {report.access_seq}"
+    )
+    if report.remaining:
+        left = ", ".join(f"{k}: {n}" for k, n in report.remaining.items())
+        out.warn(f"keys still under older KEKs ({left}); run `keys rewrap` again")
+    out.table(
+        ("table", "re-wrapped"),
+        [(table, n) for table, n in report.rewrapped.items()],
+    )
+    out.emit_json(
+        {
+            "kek_id": report.kek_id,
+            "rewrapped": report.rewrapped,
+            "batches": report.batches,
+            "entries": list(report.entries),
+            "remaining": report.remaining,
+            "access_seq": report.access_seq,
+        }
+    )
+
+
+@keys.command("usage")
+@click.argument("url", metavar="URL")
+@_KEYFILE
+@_ACTOR
+@_JSON
+def usage(url: str, keyfile: Path, actor_id: str, as_json: bool) -> None:
+    """How many stored data keys each KEK wraps at URL (a KEK not listed wraps none)."""
+    from credit_vault import Actor, Vault
+    from credit_vault.crypto import FileKeyProvider
+
+    out = Output(json_mode=as_json)
+    provider = FileKeyProvider(keyfile)
+    with Vault.open(read_url(url), keys=provider) as vault:
+        counts = vault.kek_usage(Actor(id=actor_id, role="admin"))
+    current = provider.key_set().current_kek_id
+    unused = [k for k in provider.key_set().kek_ids if k not in counts and k != current]
+    out.table(
+        ("KEK", "data keys", "current"),
+        [(k, n, k == current) for k, n in counts.items()],
+    )
+    if unused:
+        out.info(f"wrapping nothing in this vault: {', '.join(unused)}")
+    out.emit_json({"current_kek": current, "usage": counts, "unused": unused})

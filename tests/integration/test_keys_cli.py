@@ -1,0 +1,78 @@
+"""``credit-vault keys``: rotate, rewrap and usage from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from credit_vault import SubjectRef, Vault
+from credit_vault.cli import main
+from credit_vault.crypto import FileKeyProvider
+from tests.helpers import citizen_id, clerk_for, record_for, register_all_sources
+
+TAX = "tax.major_violation"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _vault(tmp_path: Path, n: int = 3) -> tuple[str, Path]:
+    keys = tmp_path / "vault.keys"
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    with Vault.open(url, keys=FileKeyProvider.create(keys)) as v:
+        register_all_sources(v)
+        v.ingest_many(
+            clerk_for(TAX), [record_for(v, TAX, SubjectRef.person(citizen_id(i))) for i in range(n)]
+        )
+    return url, keys
+
+
+def test_rotate_rewrap_usage(tmp_path: Path) -> None:
+    url, keys = _vault(tmp_path)
+    usage = invoke("keys", "usage", url, "--keys", str(keys), "--json")
+    assert usage.exit_code == 0, usage.output
+    assert json.loads(usage.stdout) == {"current_kek": "kek-1", "usage": {"kek-1": 6}, "unused": []}
+
+    rotated = invoke("keys", "rotate", "--keys", str(keys), "--json")
+    assert rotated.exit_code == 0, rotated.output
+    assert json.loads(rotated.stdout) == {"current_kek": "kek-2", "kek_ids": ["kek-1", "kek-2"]}
+    assert "run `credit-vault keys rewrap` next" in rotated.stderr
+
+    done = invoke("keys", "rewrap", url, "--keys", str(keys), "--batch", "2", "--json")
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout)
+    assert doc["kek_id"] == "kek-2"
+    assert doc["rewrapped"] == {"cv_records": 3, "cv_record_versions": 0, "cv_subjects": 3}
+    assert doc["remaining"] == {}
+    assert len(doc["entries"]) == 4
+
+    after = json.loads(invoke("keys", "usage", url, "--keys", str(keys), "--json").stdout)
+    assert after == {"current_kek": "kek-2", "usage": {"kek-2": 6}, "unused": ["kek-1"]}
+
+    human = invoke("keys", "usage", url, "--keys", str(keys))
+    assert "wrapping nothing in this vault: kek-1" in human.stderr
+    assert "kek-2" in human.stdout
+    with Vault.open(url, keys=FileKeyProvider(keys)) as v:
+        last = v.audit.entries()[-1]
+        assert (last["op"], last["reason"], last["actor"], last["role"]) == (
+            "maintenance",
+            "kek_usage",
+            "credit-vault-keys",
+            "admin",
+        )
+        assert v.audit.verify().ok
+
+
+def test_keys_errors(tmp_path: Path) -> None:
+    url, _ = _vault(tmp_path, 1)
+    other = tmp_path / "other.keys"
+    FileKeyProvider.create(other)
+    wrong = invoke("keys", "rewrap", url, "--keys", str(other))
+    assert wrong.exit_code == 3
+    assert wrong.stderr.strip().splitlines()[-1].startswith("error [configuration_error]:")
+    assert invoke("keys", "rewrap", url).exit_code == 2  # --keys is required
+    assert invoke("keys", "rotate").exit_code == 2
+    assert invoke("keys", "rewrap", url, "--keys", str(other), "--batch", "0").exit_code == 2
