@@ -29,6 +29,7 @@ from credit_vault.cli import _demo_lifecycle as _lc
 from credit_vault.cli import _demo_workflows as _wf
 from credit_vault.cli._dataset import Dataset, load_dataset
 from credit_vault.cli._demo_audit import step_audit_export
+from credit_vault.cli._demo_keys import step_key_rotation
 from credit_vault.cli._main import Output, fail
 from credit_vault.crypto import FileKeyProvider
 from credit_vault.errors import CreditVaultError
@@ -547,6 +548,7 @@ STEPS: list[DemoStep] = [
     DemoStep("audit_export", "Audit export verified offline; who saw my data", step_audit_export),
     DemoStep("window_ends", "A record leaves disclosure as the clock passes", _lc.step_window_ends),
     DemoStep("sweep", "Sweep: windows closed, records past retention purged", _lc.step_sweep),
+    DemoStep("key_rotation", "Key rotation: new KEK, every data key re-wrapped", step_key_rotation),
     DemoStep("audit", "Access log: verify, checkpoint, summary", step_audit),
 ]
 """The demo's steps, in order. Insert new ones before ``audit`` so the log is verified last."""

@@ -76,3 +76,20 @@ def test_keys_errors(tmp_path: Path) -> None:
     assert invoke("keys", "rewrap", url).exit_code == 2  # --keys is required
     assert invoke("keys", "rotate").exit_code == 2
     assert invoke("keys", "rewrap", url, "--keys", str(other), "--batch", "0").exit_code == 2
+
+
+def test_demo_key_rotation_section(tmp_path: Path) -> None:
+    result = invoke("demo", "--dir", str(tmp_path / "v"), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert "key_rotation" in doc["steps"]
+    assert doc["steps"][-1] == "audit"  # the log is still verified last
+    section = doc["key_rotation"]
+    assert section["new_kek"] == "kek-2"
+    assert section["usage_after"] == {"kek-2": sum(section["usage_before"].values())}
+    assert set(section["usage_before"]) == {"kek-1"}
+    assert section["remaining"] == {}
+    assert section["rewrapped"]["cv_record_versions"] >= 1  # the demo corrects a record
+    assert section["view_unchanged"] is True
+    assert doc["audit"]["ok"] is True
+    assert FileKeyProvider(tmp_path / "v" / "vault.keys").key_set().current_kek_id == "kek-2"
