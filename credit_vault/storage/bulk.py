@@ -135,7 +135,10 @@ def insert_rows(
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        if conn.dialect.driver == "psycopg":
+            _pg_copy(conn, table, names, rows)
+        else:
+            conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
     if converted:
         _executemany(conn, table, names, rows)
@@ -155,6 +158,26 @@ def insert_rows(
             except KeyError:
                 row[i] = memo[v] = conv(v)
     _executemany(conn, table, names, rows)
+
+
+def _pg_copy(conn: Connection, table: Table, names: Sequence[str], rows: list[list[Any]]) -> None:
+    """PostgreSQL with psycopg 3: ``COPY ... FROM STDIN`` in the caller's transaction.
+
+    COPY checks constraints and fires triggers like INSERT, at a fraction of the
+    cost per row (psycopg adapts dates, timestamps, bytes and booleans itself).
+    Driver errors are raised as SQLAlchemy raises them, as in :func:`sqlite_cursor`.
+    """
+    import psycopg
+
+    cols = ", ".join(f'"{n}"' for n in names)
+    sql = f'COPY "{table.name}" ({cols}) FROM STDIN'
+    driver = conn.connection.dbapi_connection
+    try:
+        with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def _executemany(
