@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from credit_vault.storage.bulk import as_utc, driver_values, insert_rows
 from credit_vault.storage.engine import open_store
 from credit_vault.storage.tables import Record, Source, Subject
+from credit_vault.vault import _SUBJECT_COLUMNS
 
 NOW = datetime(2025, 6, 1, 2, 0, 0, 123456, tzinfo=UTC)
 SOURCES = cast("Table", Source.__table__)
@@ -38,18 +39,8 @@ def _subject_row(sid: str) -> list[object]:
     ]
 
 
-SUBJECT_COLS = [
-    "id",
-    "kind",
-    "lookup",
-    "pseudonym",
-    "kek_id",
-    "wrapped_key",
-    "identity_ct",
-    "name_ct",
-    "name_lookup",
-    "created_at",
-]
+# The columns the vault's ingest writes for a new subject, in its order.
+SUBJECT_COLS = list(_SUBJECT_COLUMNS)
 
 
 def test_values_round_trip_and_errors_are_typed(db_url: str) -> None:
