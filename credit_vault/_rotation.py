@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from credit_vault.crypto import Envelope
 from credit_vault.domain.models import Actor
 from credit_vault.errors import InputError, IntegrityError, KeyNotFound, PermissionDenied
 from credit_vault.storage.tables import Record, RecordVersion, Subject
@@ -243,7 +244,7 @@ class Rotation:
                 *(c == bindparam(f"b_{c.name}") for c in pk_cols),
                 t.c.wrapped_key == bindparam("b_old"),
             )
-            .values(wrapped_key=bindparam("b_new"), kek_id=current)
+            .values(wrapped_key=bindparam("b_new"), kek_id=bindparam("b_kek"))
         )
         done = batches = 0
         last: Sequence[Any] | None = None
@@ -314,6 +315,9 @@ class Rotation:
         params = {f"b_{n}": getattr(row, n) for n in spec.pk}
         params["b_old"] = row.wrapped_key
         params["b_new"] = new
+        # The column names the KEK inside the blob (a rotation during the run may
+        # have made a newer one current).
+        params["b_kek"] = Envelope.kek_id_of(new)
         return params
 
 

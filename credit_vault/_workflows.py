@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
 from credit_vault._lifecycle import window_of
-from credit_vault.crypto import FieldCipher
+from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
 from credit_vault.domain.workflows import (
     CASE,
@@ -437,7 +437,7 @@ class Workflows:
         )
         return {
             "version": version,
-            "kek_id": vault._keys.current_kek_id,
+            "kek_id": Envelope.kek_id_of(wrapped),  # the KEK it was wrapped under
             "wrapped_key": wrapped,
             "fields": _fields.pack(zip(names, cts, strict=True)),
             "field_names": ",".join(names),

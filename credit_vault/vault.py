@@ -502,7 +502,8 @@ class Vault:
                 for rec_id, (_, _, facts) in zip(ids, validated, strict=True)
             ],
         )
-        kek_id = self._keys.current_kek_id
+        # The KEK the batch was sealed under (a rotation may have happened since).
+        kek_id = Envelope.kek_id_of(sealed[0][0])
         stamp = driver_values(self.dialect, _R, ("created_at",), (now,))[0]
         pack = _fields.pack
         names_text: dict[tuple[str, ...], str] = {}
@@ -714,7 +715,7 @@ class Vault:
                     for sid, (_, s) in zip(ids, new_subjects, strict=True)
                 ],
             )
-            kek_id = self._keys.current_kek_id
+            kek_id = Envelope.kek_id_of(sealed[0][0])  # the KEK they were sealed under
             name_index = self._name_index.compute
             rows = []
             for sid, (wrapped, cts), (lk, s) in zip(ids, sealed, new_subjects, strict=True):

@@ -262,3 +262,39 @@ def test_two_rewrap_runs_at_once_share_the_work(
     with Vault.open(db_url, keys=FileKeyProvider(key_path), clock=clock) as v:
         assert v.kek_usage(ADMIN) == {"kek-2": 120}
         assert v.audit.verify().ok
+
+
+def test_a_rotation_during_an_ingest_leaves_each_kek_column_true(
+    vault: Vault, keys: FileKeyProvider, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rotate right after the batch is sealed (another thread's rotation landing
+    # mid-call): the rows must name the KEK their blobs were wrapped under, or a
+    # later re-wrap would skip them and removing the old KEK would lose them.
+    import credit_vault.vault as vault_module
+    from credit_vault.crypto import Envelope
+
+    real = vault_module.seal_new_records
+
+    def seal_then_rotate(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        keys.rotate()
+        return out
+
+    monkeypatch.setattr(vault_module, "seal_new_records", seal_then_rotate)
+    vault.ingest(clerk_for(TAX), record_for(vault, TAX, _person(1)))
+    monkeypatch.undo()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            record = conn.execute(select(Record.kek_id, Record.wrapped_key)).one()
+            subject = conn.execute(select(Subject.kek_id, Subject.wrapped_key)).one()
+    finally:
+        engine.dispose()
+    # The record batch was sealed under kek-1; the subject after the first rotation.
+    assert (record.kek_id, subject.kek_id) == ("kek-1", "kek-2")
+    for row in (record, subject):
+        assert row.kek_id == Envelope.kek_id_of(bytes(row.wrapped_key))
+    report = vault.rewrap_keys(ADMIN)
+    assert report.kek_id == "kek-3"  # one rotation for the record batch, one for the subject's
+    assert report.total == 2
+    assert report.remaining == {}

@@ -131,6 +131,20 @@ class RotationMachine(RuleBasedStateMachine):
             assert set(usage) <= {self.keys.key_set().current_kek_id}
 
     @invariant()
+    def kek_columns_name_the_kek_inside_each_blob(self) -> None:
+        from sqlalchemy import select
+
+        from credit_vault.crypto import Envelope
+        from credit_vault.storage.tables import Record, RecordVersion, Subject
+
+        with self.vault._store.engine.connect() as conn:
+            for table in (Record, RecordVersion, Subject):
+                for kek_id, wrapped in conn.execute(
+                    select(table.kek_id, table.wrapped_key).where(table.wrapped_key.is_not(None))
+                ):
+                    assert kek_id == Envelope.kek_id_of(bytes(wrapped))
+
+    @invariant()
     def every_view_reads_back(self) -> None:
         _check_views(self.vault, self.records, self.subjects)
 
