@@ -190,17 +190,42 @@ def live_record(conn: Connection, record_id: str, *, for_update: bool = False) -
     return row
 
 
+def check_batch(batch_size: object, progress: object, progress_type: str) -> None:
+    """The arguments every batched maintenance walk takes (sweep, re-wrap), checked alike."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= MAX_BATCH
+    ):
+        raise InputError(f"batch_size must be a whole number from 1 to {MAX_BATCH}")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be a callable taking a {progress_type}")
+
+
 def decrypt_facts(vault: Vault, row: Any, names: Sequence[str] | None = None) -> dict[str, Any]:
     """Decrypt the current version's facts of a live record row (``names`` only, if given)."""
     if row.state == "purged" or row.wrapped_key is None or row.fields is None:
         raise RecordPurged
     stored = [n for n in row.field_names.split(",") if n]
-    wanted = stored if names is None else [n for n in stored if n in set(names)]
-    if not wanted:
+    if names is None:
+        wanted = stored
+    else:
+        keep = set(names)
+        wanted = [n for n in stored if n in keep]
+    return decrypt_fields(vault, row, wanted)
+
+
+def decrypt_fields(vault: Vault, row: Any, names: Sequence[str]) -> dict[str, Any]:
+    """Decrypt exactly ``names`` (stored fields of the row's current version, in that order).
+
+    The read path's step once it has chosen the fields; :func:`decrypt_facts` checks
+    and filters first.
+    """
+    if not names:
         return {}
     fc = FieldCipher(vault._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key)))
-    cts = _fields.unpack(bytes(row.fields), wanted)
-    return {n: _fields.decode_value(fc.decrypt(row.id, n, cts[n])) for n in wanted}
+    cts = _fields.unpack(bytes(row.fields), names)
+    return {n: _fields.decode_value(fc.decrypt(row.id, n, cts[n])) for n in names}
 
 
 def _bound_ciphertexts(key: str) -> list[tuple[Table, list[str]]]:
@@ -505,18 +530,11 @@ class Lifecycle:
         """Purge records past retention, then mark ended windows (see Vault.sweep)."""
         v = self._vault
         actor = v._check_actor(actor)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int)
-            or not 1 <= batch_size <= MAX_BATCH
-        ):
-            raise InputError(f"batch_size must be a whole number from 1 to {MAX_BATCH}")
-        if progress is not None and not callable(progress):
-            raise InputError("progress must be a callable taking a SweepProgress")
+        check_batch(batch_size, progress, "SweepProgress")
         rid = request_id or uuid.uuid4().hex
-        if actor.role != "admin":
-            v._log_only(v._entry(actor, "sweep", "denied", reason="role_not_admin", request_id=rid))
-            raise PermissionDenied("only the admin role runs the lifecycle sweep")
+        v._require_admin(
+            actor, "sweep", "only the admin role runs the lifecycle sweep", request_id=rid
+        )
         today = v.today()
         entries: list[int] = []
         purged, batches_p = self._purge_phase(actor, today, batch_size, progress, rid, entries)
@@ -698,19 +716,14 @@ class Lifecycle:
             raise InvalidRecord("legal_basis must name the law that allows the erasure (1-200)")
         rid = request_id or uuid.uuid4().hex
         pseudo = v.pseudonym(subject)
-        if actor.role != "admin":
-            v._log_only(
-                v._entry(
-                    actor,
-                    "erase",
-                    "denied",
-                    legal_basis=legal_basis,
-                    subject=pseudo,
-                    reason="role_not_admin",
-                    request_id=rid,
-                )
-            )
-            raise PermissionDenied("only the admin role erases a subject")
+        v._require_admin(
+            actor,
+            "erase",
+            "only the admin role erases a subject",
+            legal_basis=legal_basis,
+            subject=pseudo,
+            request_id=rid,
+        )
         now = v._now()
         today = v.today()
         pg = v.dialect == "postgresql"

@@ -27,17 +27,16 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from credit_vault._lifecycle import check_batch
 from credit_vault.crypto import Envelope
 from credit_vault.domain.models import Actor
-from credit_vault.errors import InputError, IntegrityError, KeyNotFound, PermissionDenied
+from credit_vault.errors import IntegrityError, KeyNotFound
 from credit_vault.storage.tables import Record, RecordVersion, Subject
 
 if TYPE_CHECKING:
     from credit_vault.vault import Vault
 
 __all__ = ["RewrapProgress", "RewrapReport", "Rotation"]
-
-MAX_BATCH = 10_000
 
 _R = cast("Table", Record.__table__)
 _RV = cast("Table", RecordVersion.__table__)
@@ -136,11 +135,12 @@ class Rotation:
     def _admin(self, actor: Actor, reason: str, rid: str) -> Actor:
         v = self._vault
         actor = v._check_actor(actor)
-        if actor.role != "admin":
-            v._log_only(
-                v._entry(actor, "maintenance", "denied", reason="role_not_admin", request_id=rid)
-            )
-            raise PermissionDenied(f"only the admin role runs key maintenance ({reason})")
+        v._require_admin(
+            actor,
+            "maintenance",
+            f"only the admin role runs key maintenance ({reason})",
+            request_id=rid,
+        )
         return actor
 
     def _usage(self, conn: Connection) -> dict[str, int]:
@@ -174,14 +174,7 @@ class Rotation:
     ) -> RewrapReport:
         """Re-wrap every stored data key under the current KEK (see :meth:`Vault.rewrap_keys`)."""
         v = self._vault
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int)
-            or not 1 <= batch_size <= MAX_BATCH
-        ):
-            raise InputError(f"batch_size must be a whole number from 1 to {MAX_BATCH}")
-        if progress is not None and not callable(progress):
-            raise InputError("progress must be a callable taking a RewrapProgress")
+        check_batch(batch_size, progress, "RewrapProgress")
         rid = request_id or uuid.uuid4().hex
         actor = self._admin(actor, "rewrap", rid)
         _refresh(v)

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
-from credit_vault._lifecycle import window_of
+from credit_vault._lifecycle import decrypt_facts, window_of
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
 from credit_vault.domain.workflows import (
@@ -1261,10 +1261,7 @@ class Repairs:
         names = [n for n in str(rec.field_names).split(",") if n]
         if "penalty_kind" not in names or rec.wrapped_key is None or rec.fields is None:
             return None
-        dk = self._v._envelope.unwrap(rec.id, rec.version, bytes(rec.wrapped_key))
-        ct = _fields.unpack(bytes(rec.fields), ["penalty_kind"])["penalty_kind"]
-        value = _fields.decode_value(FieldCipher(dk).decrypt(rec.id, "penalty_kind", ct))
-        return str(value)
+        return str(decrypt_facts(self._v, rec, ["penalty_kind"])["penalty_kind"])
 
     def eligibility(
         self, actor: Actor, record_id: str, *, consent: str | None = None

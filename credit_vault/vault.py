@@ -30,6 +30,7 @@ from credit_vault._lifecycle import (
     ProgressCallback,
     RecordStatus,
     SweepReport,
+    decrypt_fields,
     window_of,
 )
 from credit_vault._rotation import RewrapProgress, RewrapReport, Rotation
@@ -358,6 +359,15 @@ class Vault:
             request_id=clean(request_id, 64),
         )
 
+    def _require_admin(self, actor: Actor, op: str, refusal: str, **entry: Any) -> None:
+        """Refuse unless ``actor`` has the admin role: the refusal is logged, then raised.
+
+        ``entry`` adds fields to the log entry (request id, subject, legal basis).
+        """
+        if actor.role != "admin":
+            self._log_only(self._entry(actor, op, "denied", reason="role_not_admin", **entry))
+            raise PermissionDenied(refusal)
+
     def _subject_cipher(self, srow: Any) -> FieldCipher:
         """The field cipher of a subject row (identity, name, statements)."""
         if srow.wrapped_key is None:
@@ -383,9 +393,7 @@ class Vault:
     ) -> None:
         """Register (or update) a source and the categories it may push. Admin only; logged."""
         actor = self._check_actor(actor or SYSTEM_ACTOR)
-        if actor.role != "admin":
-            self._log_only(self._entry(actor, "register_source", "denied", reason="role_not_admin"))
-            raise PermissionDenied("only the admin role registers sources")
+        self._require_admin(actor, "register_source", "only the admin role registers sources")
         if not isinstance(code, str) or not code or len(code) > 64 or not code.isprintable():
             raise InvalidRecord("source code must be 1-64 printable characters")
         if not isinstance(name, str) or not name or len(name) > 200:
@@ -884,13 +892,7 @@ class Vault:
                         continue  # GDPR Art 18: restricted while accuracy is contested
                     stored = [n for n in row.field_names.split(",") if n]
                     show = [n for n in stored if n in visible]
-                    facts: dict[str, Any] = {}
-                    if show:
-                        dk = self._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key))
-                        fc = FieldCipher(dk)
-                        cts = _fields.unpack(bytes(row.fields), show)
-                        for n in show:
-                            facts[n] = _fields.decode_value(fc.decrypt(row.id, n, cts[n]))
+                    facts = decrypt_fields(self, row, show)
                     disclosed_fields.update(show)
                     statement: str | None = None
                     if row.statement_ct is not None and srow is not None:
