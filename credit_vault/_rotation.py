@@ -31,7 +31,7 @@ from credit_vault._lifecycle import check_batch
 from credit_vault.crypto import Envelope
 from credit_vault.domain.models import Actor
 from credit_vault.errors import IntegrityError, KeyNotFound
-from credit_vault.storage.tables import Record, RecordVersion, Subject
+from credit_vault.storage.tables import SUBJECT_KEY_VERSION, Record, RecordVersion, Subject
 
 if TYPE_CHECKING:
     from credit_vault.vault import Vault
@@ -81,29 +81,24 @@ class RewrapReport:
 
 @dataclass(frozen=True, slots=True)
 class _Keyed:
-    """One table holding wrapped data keys: its key columns and each key's version."""
+    """One table holding wrapped data keys, and what each key is bound to."""
 
     table: Table
     pk: tuple[str, ...]
-    version: Callable[[Any], int]
+    owner: str  # the column holding the record or subject id the key is bound to
+    version: str | None  # the column holding the key version; None: SUBJECT_KEY_VERSION
     # Record ids go into the log entry (they are not personal data); subject ids do not.
-    record_id: Callable[[Any], str] | None
+    log_owners: bool
 
     @property
     def name(self) -> str:
         return self.table.name
 
 
-def _subject_key_version(_row: Any) -> int:
-    from credit_vault.vault import _SUBJECT_KEY_VERSION
-
-    return _SUBJECT_KEY_VERSION
-
-
 _TABLES = (
-    _Keyed(_R, ("id",), lambda r: int(r.version), lambda r: str(r.id)),
-    _Keyed(_RV, ("record_id", "version"), lambda r: int(r.version), lambda r: str(r.record_id)),
-    _Keyed(_S, ("id",), _subject_key_version, None),
+    _Keyed(_R, ("id",), "id", "version", log_owners=True),
+    _Keyed(_RV, ("record_id", "version"), "record_id", "version", log_owners=True),
+    _Keyed(_S, ("id",), "id", None, log_owners=False),
 )
 
 
@@ -177,7 +172,7 @@ class Rotation:
         check_batch(batch_size, progress, "RewrapProgress")
         rid = request_id or uuid.uuid4().hex
         actor = self._admin(actor, "rewrap", rid)
-        _refresh(v)
+        v._keys._refresh()  # another process may have rotated the key file
         current = v._keys.current_kek_id
         entries: list[int] = []
         done: dict[str, int] = {}
@@ -226,8 +221,8 @@ class Rotation:
                 total = conn.execute(select(func.count()).select_from(t).where(due)).scalar_one()
         pk_cols = [t.c[n] for n in spec.pk]
         cols = [*pk_cols, t.c.kek_id, t.c.wrapped_key]
-        if "version" not in spec.pk and "version" in t.c:
-            cols.append(t.c.version)
+        if spec.version is not None and spec.version not in spec.pk:
+            cols.append(t.c[spec.version])
         # Conditional on the blob read: a row a correction, purge or erasure changed
         # in the meantime is left as that writer left it (counted in ``remaining``
         # if still under an older KEK; a later run takes it).
@@ -265,7 +260,9 @@ class Rotation:
                                     "ok",
                                     reason="rewrap",
                                     records=sorted(
-                                        {spec.record_id(r) for r in rows} if spec.record_id else ()
+                                        {str(getattr(r, spec.owner)) for r in rows}
+                                        if spec.log_owners
+                                        else ()
                                     ),
                                     request_id=rid,
                                 ),
@@ -300,9 +297,10 @@ class Rotation:
 
     def _rewrapped(self, spec: _Keyed, row: Any) -> dict[str, Any]:
         """Update parameters for one row: its key re-wrapped under the current KEK."""
-        owner = str(row.id) if "id" in spec.pk else str(row.record_id)
+        owner = str(getattr(row, spec.owner))
+        version = SUBJECT_KEY_VERSION if spec.version is None else int(getattr(row, spec.version))
         try:
-            new = self._vault._envelope.rewrap(owner, spec.version(row), bytes(row.wrapped_key))
+            new = self._vault._envelope.rewrap(owner, version, bytes(row.wrapped_key))
         except IntegrityError:
             raise IntegrityError(f"the wrapped data key of {owner} failed authentication") from None
         params = {f"b_{n}": getattr(row, n) for n in spec.pk}
@@ -316,11 +314,3 @@ class Rotation:
 
 def _with_extra(entry: Any, extra: dict[str, str]) -> Any:
     return dataclasses.replace(entry, extra=tuple(extra.items()))
-
-
-def _refresh(vault: Vault) -> None:
-    """Adopt KEKs added to the key file since the vault loaded it (another process rotated)."""
-    ks = vault._keys
-    reload = ks._reload
-    if reload is not None:
-        ks._adopt(reload())

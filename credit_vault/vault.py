@@ -62,7 +62,14 @@ from credit_vault.identifiers import CitizenId
 from credit_vault.storage import audit_repo
 from credit_vault.storage.bulk import driver_values, insert_rows
 from credit_vault.storage.engine import Durability, Store, open_store
-from credit_vault.storage.tables import Meta, Record, Source, SourceCategory, Subject
+from credit_vault.storage.tables import (
+    SUBJECT_KEY_VERSION,
+    Meta,
+    Record,
+    Source,
+    SourceCategory,
+    Subject,
+)
 from credit_vault.telemetry import Telemetry
 
 __all__ = ["Vault"]
@@ -136,8 +143,6 @@ _RECORDS_OF_SUBJECT = (
 _BI_LOOKUP = "subject-lookup"
 _BI_PSEUDONYM = "audit-pseudonym"
 _BI_NAME = "subject-name"
-
-_SUBJECT_KEY_VERSION = 1
 
 
 class Vault:
@@ -372,7 +377,7 @@ class Vault:
         """The field cipher of a subject row (identity, name, statements)."""
         if srow.wrapped_key is None:
             raise IntegrityError
-        dk = self._envelope.unwrap(srow.id, _SUBJECT_KEY_VERSION, bytes(srow.wrapped_key))
+        dk = self._envelope.unwrap(srow.id, SUBJECT_KEY_VERSION, bytes(srow.wrapped_key))
         return FieldCipher(dk)
 
     @staticmethod
@@ -697,7 +702,7 @@ class Vault:
                         if row.wrapped_key is None:
                             raise InvalidRecord("the subject was erased and cannot receive records")
                         dk = self._envelope.unwrap(
-                            row.id, _SUBJECT_KEY_VERSION, bytes(row.wrapped_key)
+                            row.id, SUBJECT_KEY_VERSION, bytes(row.wrapped_key)
                         )
                         ct = FieldCipher(dk).encrypt(row.id, "name", s.name.encode("utf-8"))
                         conn.execute(
@@ -709,7 +714,7 @@ class Vault:
             ids = _new_ids("s_", len(new_subjects))
             sealed = seal_new_records(
                 self._envelope,
-                _SUBJECT_KEY_VERSION,
+                SUBJECT_KEY_VERSION,
                 [
                     (
                         sid,

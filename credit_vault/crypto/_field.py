@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from credit_vault.crypto import _primitives as prim
-from credit_vault.crypto._envelope import DataKey, Envelope
+from credit_vault.crypto._envelope import DataKey, Envelope, _wrap
 from credit_vault.crypto._format import (
     FIELD_AD_LABEL,
     FIELD_FORMAT_VERSION,
@@ -195,10 +195,6 @@ def seal_new_records(
     check_key_version(key_version)
     header, suffixes = _BY_VERSION.get(key_version) or _version_state(key_version)
     kek = envelope._keys._current_kek()
-    kek_encrypt = kek.aead.bound_methods()[0]
-    kek_header = kek.header
-    wrap_prefix = kek.wrap_ad_prefix
-    version_part = key_version.to_bytes(4, "big")
     step = AEAD_KEY_BYTES + AEAD_NONCE_BYTES
     secrets = secret_bytes(step * len(records))
     nonces = nonce_bytes(AEAD_NONCE_BYTES * sum(len(items) for _, items in records))
@@ -211,9 +207,7 @@ def seal_new_records(
         key = secrets[at : at + AEAD_KEY_BYTES]
         wrap_nonce = secrets[at + AEAD_KEY_BYTES : at + step]
         at += step
-        wrapped = (
-            kek_header + wrap_nonce + kek_encrypt(wrap_nonce, key, wrap_prefix + rid + version_part)
-        )
+        wrapped = _wrap(kek, rid, key_version, key, wrap_nonce)
         encrypt = aead_functions(key)[0]
         prefix = FIELD_AD_LABEL + rid
         cts: list[bytes] = []

@@ -374,6 +374,17 @@ class KeySet(NoPickle):
                 return kek
         raise KeyNotFound(f"KEK {kek_id!r} is not in the key set (it may have been destroyed)")
 
+    def _refresh(self) -> None:
+        """Adopt KEKs added to the provider's file since it was loaded (no-op without a file).
+
+        For maintenance that must use the newest KEK even when another process
+        rotated (the re-wrap); raises :class:`KeyFileError` if the file no longer
+        holds this key set.
+        """
+        if self._reload is not None:
+            with self._lock:
+                self._adopt_locked(self._reload())
+
     def _material(self) -> _Material:
         return self._state[2]
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 __all__ = [
+    "SUBJECT_KEY_VERSION",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
@@ -90,6 +91,10 @@ class SourceCategory(Base):
         String(64), ForeignKey("cv_sources.code", ondelete="CASCADE"), primary_key=True
     )
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+#: The key version every subject's data key is bound to (subjects have one key for life).
+SUBJECT_KEY_VERSION = 1
 
 
 class Subject(Base):
