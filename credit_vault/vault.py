@@ -676,10 +676,9 @@ class Vault:
         distinct: dict[str, SubjectRef] = {}
         for s in subjects:
             # The last name given in a batch wins.
-            if s._name is not None or s._key not in distinct:
+            if s.name is not None or s._key not in distinct:
                 distinct[s._key] = s
-        lookup = self._lookup.compute
-        lookups = {lookup(k): s for k, s in distinct.items()}
+        lookups = {self._subject_lookup(s): s for s in distinct.values()}
         found: dict[bytes, Any] = {}
         keys = list(lookups)
         for i in range(0, len(keys), 500):
@@ -701,10 +700,9 @@ class Vault:
                     if row.name_lookup is None or bytes(row.name_lookup) != nl:
                         if row.wrapped_key is None:
                             raise InvalidRecord("the subject was erased and cannot receive records")
-                        dk = self._envelope.unwrap(
-                            row.id, SUBJECT_KEY_VERSION, bytes(row.wrapped_key)
+                        ct = self._subject_cipher(row).encrypt(
+                            row.id, "name", s.name.encode("utf-8")
                         )
-                        ct = FieldCipher(dk).encrypt(row.id, "name", s.name.encode("utf-8"))
                         conn.execute(
                             update(_S).where(_S.c.id == row.id).values(name_ct=ct, name_lookup=nl)
                         )
@@ -718,11 +716,9 @@ class Vault:
                 [
                     (
                         sid,
-                        [("identifier", s.identifier.encode("ascii"))]
-                        if s.name is None
-                        else [
+                        [
                             ("identifier", s.identifier.encode("ascii")),
-                            ("name", s.name.encode("utf-8")),
+                            *([] if s.name is None else [("name", s.name.encode("utf-8"))]),
                         ],
                     )
                     for sid, (_, s) in zip(ids, new_subjects, strict=True)
