@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from credit_vault import Actor, Category, RecordIn, SubjectRef, Vault
+from credit_vault.crypto import FileKeyProvider
 from credit_vault.identifiers import CitizenId, CreditCode
 
 SOURCE_FOR_DOMAIN = "src-"
@@ -117,3 +121,12 @@ def stored_bytes(url: str) -> bytes:
     finally:
         engine.dispose()
     return b"\n".join(chunks)
+
+
+def key_file_without(src: Path, dest: Path, drop: Collection[str]) -> FileKeyProvider:
+    """A copy of a key file without the KEKs in ``drop`` (what an operator does after a rotation)."""
+    doc = json.loads(src.read_text())
+    doc["keks"] = [k for k in doc["keks"] if k["id"] not in drop]
+    dest.write_text(json.dumps(doc))
+    dest.chmod(0o600)
+    return FileKeyProvider(dest)

@@ -6,7 +6,6 @@ key file, open the vault with what is left, and read everything back.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -18,7 +17,14 @@ from credit_vault.crypto import FileKeyProvider
 from credit_vault.errors import InputError, IntegrityError, PermissionDenied
 from credit_vault.storage.tables import Record, RecordVersion, Subject
 from credit_vault.testing import FrozenClock
-from tests.helpers import citizen_id, clerk_for, full_facts, record_for, register_all_sources
+from tests.helpers import (
+    citizen_id,
+    clerk_for,
+    full_facts,
+    key_file_without,
+    record_for,
+    register_all_sources,
+)
 
 ADMIN = Actor(id="admin-1", role="admin")
 TAX = "tax.major_violation"
@@ -49,15 +55,6 @@ def _self_view(vault: Vault, i: int) -> tuple[str | None, dict[str, object]]:
     return d.subject_name, dict(d.records[0].facts)
 
 
-def _without_kek(key_path: Path, kek_id: str, dest: Path) -> FileKeyProvider:
-    """A copy of the key file with one KEK removed (what an operator does after rotating)."""
-    doc = json.loads(key_path.read_text())
-    doc["keks"] = [k for k in doc["keks"] if k["id"] != kek_id]
-    dest.write_text(json.dumps(doc))
-    dest.chmod(0o600)
-    return FileKeyProvider(dest)
-
-
 def test_rotate_rewrap_then_the_old_kek_can_go(
     vault: Vault,
     keys: FileKeyProvider,
@@ -85,7 +82,7 @@ def test_rotate_rewrap_then_the_old_kek_can_go(
     assert again.entries == ()
 
     # The rotation is complete: a key set without kek-1 reads everything.
-    trimmed = _without_kek(key_path, "kek-1", tmp_path / "trimmed.keys")
+    trimmed = key_file_without(key_path, tmp_path / "trimmed.keys", {"kek-1"})
     assert trimmed.key_set().kek_ids == ("kek-2",)
     with Vault.open(db_url, keys=trimmed, clock=clock) as v2:
         assert {i: _self_view(v2, i) for i in range(5)} == before
@@ -117,7 +114,7 @@ def test_without_the_rewrap_the_old_kek_is_still_needed(
 
     _fill(vault, 1)
     keys.rotate()
-    trimmed = _without_kek(key_path, "kek-1", tmp_path / "trimmed.keys")
+    trimmed = key_file_without(key_path, tmp_path / "trimmed.keys", {"kek-1"})
     with Vault.open(db_url, keys=trimmed, clock=clock) as v2, pytest.raises(KeyNotFound):
         _self_view(v2, 0)
 

@@ -9,7 +9,6 @@ current KEK still reads everything, and the access log verifies.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,7 +20,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from credit_vault import Actor, SubjectRef, Vault
 from credit_vault.crypto import FileKeyProvider
 from credit_vault.testing import FrozenClock
-from tests.helpers import citizen_id, clerk_for, full_facts, record_for, register_all_sources
+from tests.helpers import (
+    citizen_id,
+    clerk_for,
+    full_facts,
+    key_file_without,
+    record_for,
+    register_all_sources,
+)
 
 ADMIN = Actor(id="admin-1", role="admin")
 CAT = "honor.commendation"  # positive: not mandatory to retain, so subjects may be erased
@@ -151,16 +157,14 @@ class RotationMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.last_was_rewrap:
-                current = self.keys.key_set().current_kek_id
-                doc = json.loads((self.path / "k").read_text())
-                doc["keks"] = [k for k in doc["keks"] if k["id"] == current]
-                only = self.path / "only-current"
-                only.write_text(json.dumps(doc))
-                only.chmod(0o600)
+                ks = self.keys.key_set()
+                only = key_file_without(
+                    self.path / "k",
+                    self.path / "only-current",
+                    set(ks.kek_ids) - {ks.current_kek_id},
+                )
                 with Vault.open(
-                    f"sqlite:///{self.path / 'v.db'}",
-                    keys=FileKeyProvider(only),
-                    clock=self.clock,
+                    f"sqlite:///{self.path / 'v.db'}", keys=only, clock=self.clock
                 ) as v2:
                     _check_views(v2, self.records, self.subjects)
             assert self.vault.audit.verify().ok
