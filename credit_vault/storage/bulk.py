@@ -78,17 +78,28 @@ def _converter(column_type: Any) -> Callable[[Any], Any]:
 
 
 @contextmanager
+def _as_sqlalchemy_errors(driver_error: type[Exception]) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy raises them (:class:`DBAPIError`).
+
+    For code that talks to the driver directly: callers handle both paths alike,
+    and the transaction rolls back.
+    """
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(None, None, exc, driver_error) from exc
+
+
+@contextmanager
 def sqlite_cursor(conn: Connection) -> Iterator[Any]:
     """A DB-API cursor on the SQLite transaction's own connection (no SQLAlchemy overhead).
 
-    Driver errors are raised as SQLAlchemy raises them (:class:`DBAPIError`), so
-    callers handle both paths alike and the transaction rolls back.
+    Driver errors are raised as SQLAlchemy raises them (:class:`DBAPIError`).
     """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        yield cur
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+        with _as_sqlalchemy_errors(sqlite3.Error):
+            yield cur
     finally:
         cur.close()
 
@@ -172,12 +183,13 @@ def _pg_copy(conn: Connection, table: Table, names: Sequence[str], rows: list[li
     cols = ", ".join(f'"{n}"' for n in names)
     sql = f'COPY "{table.name}" ({cols}) FROM STDIN'
     driver = conn.connection.dbapi_connection
-    try:
-        with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    with (
+        _as_sqlalchemy_errors(psycopg.Error),
+        driver.cursor() as cur,  # type: ignore[union-attr]
+        cur.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def _executemany(
