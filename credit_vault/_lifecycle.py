@@ -44,6 +44,7 @@ from credit_vault.domain.windows import (
 from credit_vault.errors import (
     ConflictError,
     InputError,
+    IntegrityError,
     InvalidRecord,
     NotFound,
     PermissionDenied,
@@ -225,6 +226,9 @@ def decrypt_fields(vault: Vault, row: Any, names: Sequence[str]) -> dict[str, An
         return {}
     fc = FieldCipher(vault._envelope.unwrap(row.id, row.version, bytes(row.wrapped_key)))
     cts = _fields.unpack(bytes(row.fields), names)
+    if len(cts) != len(set(names)):
+        # field_names lists a field the ciphertexts do not hold: the row was altered.
+        raise IntegrityError("a record's field list does not match its ciphertexts")
     return {n: _fields.decode_value(fc.decrypt(row.id, n, cts[n])) for n in names}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
@@ -52,11 +52,13 @@ from credit_vault.errors import (
     AuditWriteFailed,
     ConfigurationError,
     CreditVaultError,
+    InputError,
     IntegrityError,
     InvalidRecord,
     PermissionDenied,
     StorageError,
     UnknownCategory,
+    UnknownPurpose,
 )
 from credit_vault.identifiers import CitizenId
 from credit_vault.storage import audit_repo
@@ -140,6 +142,8 @@ _RECORDS_OF_SUBJECT = (
 
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
 # joined with the pseudonyms an auditor sees in the exported log.
+#: Values bound in one IN list (PostgreSQL takes at most 65,535 parameters a statement).
+_IN_CHUNK = 500
 _BI_LOOKUP = "subject-lookup"
 _BI_PSEUDONYM = "audit-pseudonym"
 _BI_NAME = "subject-name"
@@ -386,6 +390,19 @@ class Vault:
             raise PermissionDenied("an Actor is required for every call")
         return actor
 
+    @staticmethod
+    def _codes(value: object, what: str) -> list[str]:
+        """A list of category codes given as a sequence of strings (a bare string is refused).
+
+        A bare string would otherwise be read character by character.
+        """
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise InputError(f"{what} must be a list of category codes, not a single value")
+        out = list(value)
+        if not all(isinstance(c, str) for c in out):
+            raise InputError(f"{what} must be a list of category codes (strings)")
+        return out
+
     # ------------------------------------------------------------------ sources
 
     def register_source(
@@ -403,7 +420,7 @@ class Vault:
             raise InvalidRecord("source code must be 1-64 printable characters")
         if not isinstance(name, str) or not name or len(name) > 200:
             raise InvalidRecord("source name must be 1-200 characters")
-        cats = list(dict.fromkeys(categories))
+        cats = list(dict.fromkeys(self._codes(categories, "categories")))
         for c in cats:
             self.catalog.get(c)
         now = self._now()
@@ -447,9 +464,17 @@ class Vault:
         return self.ingest_many(actor, [record], request_id=request_id)[0]
 
     def ingest_many(
-        self, actor: Actor, records: Sequence[RecordIn], *, request_id: str | None = None
+        self, actor: Actor, records: Iterable[RecordIn], *, request_id: str | None = None
     ) -> list[str]:
-        """Validate, encrypt and store records in one transaction: all or nothing. One log entry."""
+        """Validate, encrypt and store records in one transaction: all or nothing. One log entry.
+
+        ``records`` is a list (or any iterable, e.g. a generator) of :class:`RecordIn`.
+        """
+        given: object = records
+        if isinstance(given, str | bytes | Mapping | RecordIn) or not isinstance(given, Iterable):
+            raise InvalidRecord("records must be a list of RecordIn")
+        if not isinstance(records, Sequence):
+            records = list(records)  # a generator or other one-pass iterable
         # The batch's rows form no reference cycles; see credit_vault/_gcpause.py.
         with (
             self._telemetry.span(
@@ -476,10 +501,11 @@ class Vault:
         for i, r in enumerate(recs):
             if not isinstance(r, RecordIn):
                 raise InvalidRecord(f"record {i}: must be a RecordIn")
-        cats = {r.category for r in recs}
-        for i, r in enumerate(recs):
-            if r.category not in self.catalog:
-                raise UnknownCategory(f"record {i}: category is not in the catalogue")
+        # Known codes only: an unknown "category" may be a mis-mapped personal value,
+        # and it is neither logged nor echoed.
+        cats = {r.category for r in recs if r.category in self.catalog}
+        # The actor's right to push comes first, so a refused actor is logged even
+        # when its batch is also malformed.
         denial = self._ingest_denial(actor, cats)
         if denial is not None:
             reason, message = denial
@@ -494,6 +520,9 @@ class Vault:
                 )
             )
             raise PermissionDenied(message)
+        for i, r in enumerate(recs):
+            if r.category not in self.catalog:
+                raise UnknownCategory(f"record {i}: category is not in the catalogue")
 
         today = self.today()
         now = self._now()
@@ -643,6 +672,10 @@ class Vault:
             )
         if r.decided_on > today:
             raise InvalidRecord("decided_on must not be in the future")
+        if r.conduct_ended_on is not None and r.conduct_ended_on > today:
+            # Retention runs from the end of the conduct (Z2): a date to come would
+            # push the purge date, and the retention that blocks erasure, at will.
+            raise InvalidRecord("conduct_ended_on must not be in the future")
         win = compute_window(
             cat,
             decided_on=r.decided_on,
@@ -681,13 +714,21 @@ class Vault:
         lookups = {self._subject_lookup(s): s for s in distinct.values()}
         found: dict[bytes, Any] = {}
         keys = list(lookups)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            for hit in conn.execute(
-                select(
-                    _S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key
-                ).where(_S.c.lookup.in_(chunk))
-            ).all():
+        pg = conn.dialect.name == "postgresql"
+        for i in range(0, len(keys), _IN_CHUNK):
+            find = select(
+                _S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key
+            ).where(_S.c.lookup.in_(keys[i : i + _IN_CHUNK]))
+            if pg:
+                # An erasure locks its subject FOR UPDATE. Without a lock here a
+                # concurrent erasure could commit between this read and the insert,
+                # leaving a live record on an erased subject. FOR KEY SHARE waits for
+                # it and re-reads the row (its lookup is then random: no match, and a
+                # fresh subject is created); an erasure that comes second waits for
+                # this ingest and sees its records. KEY SHARE, not SHARE, so that two
+                # ingests updating one subject's name do not deadlock.
+                find = find.with_for_update(read=True, key_share=True)
+            for hit in conn.execute(find).all():
                 found[bytes(hit.lookup)] = hit
         out: dict[str, str] = {}
         new_subjects: list[tuple[bytes, SubjectRef]] = []
@@ -753,11 +794,13 @@ class Vault:
                     pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"]),
                     [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for row in rows],
                 )
+                new_lookups = [lk for lk, _ in new_subjects]
                 won = {
                     bytes(r.lookup): r.id
+                    for i in range(0, len(new_lookups), _IN_CHUNK)
                     for r in conn.execute(
                         select(_S.c.id, _S.c.lookup).where(
-                            _S.c.lookup.in_([lk for lk, _ in new_subjects])
+                            _S.c.lookup.in_(new_lookups[i : i + _IN_CHUNK])
                         )
                     ).all()
                 }
@@ -787,6 +830,12 @@ class Vault:
         commits in the same transaction as the read, and nothing is returned unless
         it committed.
         """
+        if not isinstance(purpose, str):
+            raise UnknownPurpose("purpose must be a purpose name (a string)")
+        if ticket is not None and not isinstance(ticket, str):
+            raise InputError("ticket must be a string or None")
+        if categories is not None:
+            categories = self._codes(categories, "categories")
         with self._telemetry.span(
             "credit_vault.query",
             operation="query",
