@@ -39,6 +39,7 @@ from credit_vault import _fields
 from credit_vault._lifecycle import decrypt_facts, window_of
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
+from credit_vault.domain.windows import effective_state, purge_due
 from credit_vault.domain.workflows import (
     CASE,
     CASE_OUTCOMES,
@@ -194,6 +195,19 @@ class Workflows:
                 _S.c.id, _S.c.kind, _S.c.lookup, _S.c.pseudonym, _S.c.kek_id, _S.c.wrapped_key
             ).where(_S.c.id == subject_id)
         ).one()
+
+    def record_state(self, rec: Any) -> str:
+        """The record's state as of the vault's clock, whatever the sweep has stored so far.
+
+        Every step that acts on a record judges this state: a record whose window has
+        ended is ``expired`` and one whose purge date has come is ``purged`` (refused as a
+        purged record is), swept or not. Writes stay conditional on the stored state.
+        """
+        today = self._vault.today()
+        window = window_of(rec)
+        if purge_due(rec.state, window, today):
+            return "purged"
+        return effective_state(rec.state, window, today)
 
     def is_subject(self, actor: Actor, subj: Any) -> bool:
         """Whether the actor names the same subject as the subject row."""
@@ -526,8 +540,12 @@ class Workflows:
         workflow_id: str | None,
         now: datetime,
         purpose: str = "",
+        from_state: str | None = None,
     ) -> _Step:
-        """Keep the history row of a record change; return the record's step to commit for it."""
+        """Keep the history row of a record change; return the record's step to commit for it.
+
+        ``from_state`` is the record's state as the step judged it (default: as stored).
+        """
         self.add_change(
             conn,
             rec.id,
@@ -551,7 +569,7 @@ class Workflows:
             organisation=rec.source_code,
             deadline=None,
             code=code,
-            from_state=rec.state,
+            from_state=rec.state if from_state is None else from_state,
             purpose=purpose,
             category=rec.category,
         )
@@ -710,6 +728,11 @@ def _list_objects(
 ) -> list[_T]:
     """``list`` of a workflow: the actor's scope, the filters given (None = any), metadata only."""
     actor = w._vault._check_actor(actor)
+    if subject is not None and not isinstance(subject, SubjectRef):
+        raise InputError("subject must be a SubjectRef")
+    for column, value in filters.items():
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
+            raise InputError(f"{column} must be text of 1-64 characters (or None for any)")
     cond, pseudo = _scope(w, actor, table, subject, purpose)
     for column, value in filters.items():
         if value is not None:
@@ -843,7 +866,8 @@ class Objections:
         )
         common = {"actor": actor, "subject": subj.pseudonym, "records": [rec.id], "request_id": rid}
         w.check_step(OBJECTION, None, "file", kinds, op="objection", **common)
-        w.check_step(RECORD, rec.state, "object", kinds, op="objection", **common)
+        rec_state = w.record_state(rec)
+        w.check_step(RECORD, rec_state, "object", kinds, op="objection", **common)
         if open_id is not None:
             w.refuse(
                 actor,
@@ -932,11 +956,12 @@ class Objections:
                     action="attach_statement",
                     op="statement",
                     version=rec.version,
-                    state=rec.state,
+                    state=rec_state,
                     code="attached",
                     reason_ct=None,
                     workflow_id=oid,
                     now=now,
+                    from_state=rec_state,
                 )
                 w.commit_step(
                     conn,
@@ -980,7 +1005,7 @@ class Objections:
         w, v = self._w, self._v
         actor = v._check_actor(actor)
         rid = _request_id(request_id)
-        if outcome not in OBJECTION_OUTCOMES:
+        if not isinstance(outcome, str) or outcome not in OBJECTION_OUTCOMES:
             raise InputError("outcome must be 'upheld', 'rejected' or 'unresolved'")
         action = OBJECTION_OUTCOMES[outcome]
         text = check_text(reason, "reason", required=True)
@@ -1007,14 +1032,15 @@ class Objections:
         w.check_step(OBJECTION, obj.state, action, kinds, op="objection", **common)
         change: str | None = None
         new_version: dict[str, Any] | None = None
+        rec_state = w.record_state(rec)
         if outcome == "upheld":
             changed_since = int(rec.version) > int(obj.record_version) or rec.state == "revoked"
             if corrected_facts is not None:
-                w.check_step(RECORD, rec.state, "correct", {"source"}, op="correct", **common)
+                w.check_step(RECORD, rec_state, "correct", {"source"}, op="correct", **common)
                 change = "correct"
                 new_version = w.prepare_version(rec, corrected_facts)
             elif revoke:
-                w.check_step(RECORD, rec.state, "revoke", {"source"}, op="revoke", **common)
+                w.check_step(RECORD, rec_state, "revoke", {"source"}, op="revoke", **common)
                 change = "revoke"
             elif not changed_since:
                 raise InputError(
@@ -1054,7 +1080,7 @@ class Objections:
                 if change == "correct":
                     assert new_version is not None  # noqa: S101 - set together with change
                     w.write_version(conn, rec, new_version, change_code, now)
-                    version, state, op = int(new_version["version"]), rec.state, "correct"
+                    version, state, op = int(new_version["version"]), rec_state, "correct"
                 else:
                     w.write_state(conn, rec, "revoked", "revoked", now)
                     version, state, op = int(rec.version), "revoked", "revoke"
@@ -1073,6 +1099,7 @@ class Objections:
                     workflow_id=obj.id,
                     now=now,
                     purpose="objection_handling",
+                    from_state=rec_state,
                 )
             w.refresh_disputed(conn, rec.id, now)
             w.commit_step(
@@ -1230,7 +1257,8 @@ class Repairs:
         self._w = workflows
         self._v = workflows._vault
 
-    def _eligibility(self, conn: Connection, rec: Any) -> RepairEligibility:
+    def _eligibility(self, conn: Connection, rec: Any, state: str) -> RepairEligibility:
+        """Eligibility of a new application; ``state`` is the record's as of the clock."""
         v = self._v
         cat = v.catalog.get(rec.category)
         today = v.today()
@@ -1247,14 +1275,36 @@ class Repairs:
         return repair_eligibility(
             cat,
             not_repairable_kinds=v.catalog.not_repairable_kinds,
-            state=rec.state,
+            state=state,
             disclosed_today=window.open_on(today),
             repair_from=rec.repair_from,
             today=today,
-            penalty_kind=self._penalty_kind(rec),
+            # Past its purge date a record is read as deleted: nothing is decrypted.
+            penalty_kind=None if state == "purged" else self._penalty_kind(rec),
             refile_after=refile,
             application_open=open_app is not None,
         )
+
+    def _approval_blockers(self, rec: Any, state: str) -> tuple[str, ...]:
+        """What stops approving a pending application now (N3 may have come with a correction).
+
+        The application itself does not count, and a window that ended while it waited
+        does not bar it (see :func:`~credit_vault.domain.workflows.repair_eligibility`).
+        """
+        v = self._v
+        today = v.today()
+        return repair_eligibility(
+            v.catalog.get(rec.category),
+            not_repairable_kinds=v.catalog.not_repairable_kinds,
+            state=state,
+            disclosed_today=window_of(rec).open_on(today),
+            repair_from=rec.repair_from,
+            today=today,
+            penalty_kind=self._penalty_kind(rec),
+            refile_after=None,
+            application_open=False,
+            at_decision=True,
+        ).reasons
 
     def _penalty_kind(self, rec: Any) -> str | None:
         """The record's penalty kind (N3 decides on it); decrypted here, never returned."""
@@ -1272,7 +1322,8 @@ class Repairs:
         consent = _consent(consent)
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
-            result = self._eligibility(conn, rec)
+            state = w.record_state(rec)
+            result = self._eligibility(conn, rec, state)
         allowed = w.subject_kind(actor, subj, consent, op="workflow_read", records=[rec.id]) or (
             actor.organisation == rec.source_code and w.grants(actor, "credit_repair", rec.category)
         )
@@ -1314,7 +1365,8 @@ class Repairs:
         consent = _consent(consent)
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
-            elig = self._eligibility(conn, rec) if rec.state != "purged" else None
+            rec_state = w.record_state(rec)
+            elig = self._eligibility(conn, rec, rec_state) if rec_state != "purged" else None
         kinds = (
             {"subject"}
             if w.subject_kind(actor, subj, consent, op="repair", records=[rec.id])
@@ -1337,7 +1389,7 @@ class Repairs:
                 actor,
                 "repair",
                 InvalidTransition(
-                    f"repair: step 'apply' is not allowed: the record in state '{rec.state}' "
+                    f"repair: step 'apply' is not allowed: the record in state '{rec_state}' "
                     f"is not eligible ({', '.join(codes)})"
                 ),
                 reason="repair.apply:" + "+".join(codes)[:100],
@@ -1347,7 +1399,7 @@ class Repairs:
             )
         s = w.settings
         today, now = v.today(), v._now()
-        rule = s.repair_deadline
+        rule = s.repair_deadline_for(rec.category)
         deadline = s.due(rule, today)
         aid = _new_id("rp")
         evidence_ct = w.seal(subj, aid, "repair.evidence", text)
@@ -1442,8 +1494,27 @@ class Repairs:
             "request_id": rid,
         }
         w.check_step(REPAIR, app.state, action, kinds, op="repair", **common)
+        rec_state = w.record_state(rec)
         if approve:
-            w.check_step(RECORD, rec.state, "repair", {"handler"}, op="repair", **common)
+            w.check_step(RECORD, rec_state, "repair", {"handler"}, op="repair", **common)
+            # Eligibility was judged when the subject applied; the record may have changed
+            # since (a correction to a licence revocation, N3), so it is judged again.
+            blockers = self._approval_blockers(rec, rec_state)
+            if blockers:
+                w.refuse(
+                    actor,
+                    "repair",
+                    InvalidTransition(
+                        f"repair: step 'approve' is not allowed: the record in state "
+                        f"'{rec_state}' is no longer eligible ({', '.join(blockers)}); "
+                        "reject the application with reasons"
+                    ),
+                    reason="repair.approve:" + "+".join(blockers)[:100],
+                    subject=subj.pseudonym,
+                    records=[rec.id],
+                    object_id=app.id,
+                    request_id=rid,
+                )
         today, now = v.today(), v._now()
         refile = None if approve else w.settings.repair_refile_after.after(today)
         decision_ct = w.seal(subj, app.id, "repair.decision", text)
@@ -1489,6 +1560,7 @@ class Repairs:
                     workflow_id=app.id,
                     now=now,
                     purpose="credit_repair",
+                    from_state=rec_state,
                 )
             w.commit_step(
                 conn,
@@ -1635,9 +1707,10 @@ class RecordsAdmin:
         code = check_reason_code(reason_code, "correction")
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
+        rec_state = w.record_state(rec)
         w.check_step(
             RECORD,
-            rec.state,
+            rec_state,
             "correct",
             self._source_kinds(actor, rec),
             actor=actor,
@@ -1663,11 +1736,12 @@ class RecordsAdmin:
                 action="correct",
                 op="correct",
                 version=int(new["version"]),
-                state=rec.state,
+                state=rec_state,
                 code=code,
                 reason_ct=reason_ct,
                 workflow_id=None,
                 now=now,
+                from_state=rec_state,
             )
             w.commit_step(
                 conn,
@@ -1697,9 +1771,10 @@ class RecordsAdmin:
         code = check_reason_code(reason_code, "decision_withdrawn")
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
+        rec_state = w.record_state(rec)
         w.check_step(
             RECORD,
-            rec.state,
+            rec_state,
             "revoke",
             self._source_kinds(actor, rec),
             actor=actor,
@@ -1729,6 +1804,7 @@ class RecordsAdmin:
                 reason_ct=reason_ct,
                 workflow_id=None,
                 now=now,
+                from_state=rec_state,
             )
             w.commit_step(
                 conn,
@@ -1758,9 +1834,10 @@ class RecordsAdmin:
         with w.read() as conn:
             rec, subj = w.load_record(conn, record_id)
         ok = w.subject_kind(actor, subj, consent, op="statement", records=[rec.id])
+        rec_state = w.record_state(rec)
         w.check_step(
             RECORD,
-            rec.state,
+            rec_state,
             "attach_statement",
             {"subject"} if ok else set(),
             actor=actor,
@@ -1795,11 +1872,12 @@ class RecordsAdmin:
                 action="attach_statement",
                 op="statement",
                 version=int(rec.version),
-                state=rec.state,
+                state=rec_state,
                 code=code,
                 reason_ct=None,
                 workflow_id=None,
                 now=now,
+                from_state=rec_state,
             )
             w.commit_step(
                 conn,

@@ -17,7 +17,9 @@ a calendar-day deadline that lands on a rest day moves to the next working day
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -58,6 +60,7 @@ __all__ = [
     "check_reason_code",
     "check_text",
     "parse_workflow_settings",
+    "penalty_kind_not_repairable",
     "repair_eligibility",
 ]
 
@@ -237,7 +240,7 @@ RECORD = StateMachine(
     transitions=(
         _t("correct", ["active", "expired", "repaired"], None, ["source"], reason=True),
         _t("revoke", ["active", "expired", "repaired"], "revoked", ["source"], reason=True),
-        _t("repair", ["active"], "repaired", ["handler"]),
+        _t("repair", ["active", "expired"], "repaired", ["handler"]),
         _t("attach_statement", ["active", "expired", "repaired", "revoked"], None, ["subject"]),
         _t("object", ["active", "expired", "repaired"], None, ["subject"]),
     ),
@@ -246,7 +249,12 @@ RECORD = StateMachine(
 
 ``correct`` keeps the state and writes a new version (S5 for revocation); ``repair``
 is taken only through an approved repair application; ``object`` marks the record
-disputed."""
+disputed. The services judge a record's state as of the vault's clock, not as the
+sweep last stored it: a record whose window has ended is ``expired`` and one past its
+purge date ``purged``, swept or not. ``repair`` from ``expired`` agrees with the
+lifecycle (:data:`credit_vault.domain.windows.TRANSITIONS`): an application filed while
+the record was disclosed may still be approved after the window ends while it waits,
+since repair also lifts the measures (N1); a new application needs a disclosed record."""
 
 MACHINES: tuple[StateMachine, ...] = (OBJECTION, REPAIR, CASE, RECORD)
 
@@ -317,18 +325,30 @@ def _rule(raw: object, key: str, default: DeadlineRule) -> DeadlineRule:
         raise InvalidPolicy(f"workflows.{key}: {exc}") from None
 
 
+_DEFAULT_REPAIR_DEADLINES: tuple[tuple[str, DeadlineRule], ...] = (
+    # C1 (SPC 2017): a defaulting judgment debtor is removed within 3 working days of
+    # performance, so the decision on the repair application must fit in them.
+    ("court.defaulter", DeadlineRule(3, "working_days")),
+)
+# The catalogue's code syntax (credit_vault.domain.catalog): dotted lower-case names.
+_CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkflowSettings:
     """Deadlines, roles and the working-day calendar of the workflows (policy ``[workflows]``).
 
     Defaults and where they come from (DOMAIN.md): ``objection_deadline`` 5 working
     days (S4; ``"20 days"`` is Z6); ``repair_deadline`` 5 working days and
-    ``repair_refile_after`` 30 days (unverified, configurable); ``case_deadline``
-    30 days (Z6 complaints, F5); ``roll_forward`` (民法典 Art 203).
+    ``repair_refile_after`` 30 days (unverified, configurable); ``repair_deadlines``
+    per category, ``court.defaulter`` 3 working days (C1: a defaulter is removed
+    within 3 working days of performance); ``case_deadline`` 30 days (Z6
+    complaints, F5); ``roll_forward`` (民法典 Art 203).
     """
 
     objection_deadline: DeadlineRule = DeadlineRule(5, "working_days")
     repair_deadline: DeadlineRule = DeadlineRule(5, "working_days")
+    repair_deadlines: tuple[tuple[str, DeadlineRule], ...] = _DEFAULT_REPAIR_DEADLINES
     repair_refile_after: DeadlineRule = DeadlineRule(30, "days")
     case_deadline: DeadlineRule = DeadlineRule(30, "days")
     case_types: tuple[str, ...] = ("complaint", "reconsideration")
@@ -346,6 +366,11 @@ class WorkflowSettings:
             raise KeyError(name)
         return rule
 
+    def repair_deadline_for(self, category: str) -> DeadlineRule:
+        """The decision deadline of a repair application on a record of ``category``
+        (the category's own when configured, else ``repair_deadline``)."""
+        return dict(self.repair_deadlines).get(category, self.repair_deadline)
+
     def case_deadline_for(self, case_type: str) -> DeadlineRule:
         """The deadline of a case type (its own when configured, else ``case_deadline``)."""
         return dict(self.case_deadlines).get(case_type, self.case_deadline)
@@ -359,6 +384,7 @@ _SETTINGS_KEYS = frozenset(
     {
         "objection_deadline",
         "repair_deadline",
+        "repair_deadlines",
         "repair_refile_after",
         "case_deadline",
         "case_types",
@@ -405,6 +431,7 @@ def parse_workflow_settings(raw: Mapping[str, Any]) -> WorkflowSettings:
         if name not in case_types:
             raise InvalidPolicy(f"workflows.case_deadlines: '{_short(name)}' is not a case type")
         case_deadlines.append((name, _rule(text, f"case_deadlines.{name}", rules["case_deadline"])))
+    repair_deadlines = _repair_deadlines(raw.get("repair_deadlines"), rules["repair_deadline"])
     roll = raw.get("roll_forward", True)
     if not isinstance(roll, bool):
         raise InvalidPolicy("workflows.roll_forward must be true or false")
@@ -414,6 +441,7 @@ def parse_workflow_settings(raw: Mapping[str, Any]) -> WorkflowSettings:
     return WorkflowSettings(
         objection_deadline=rules["objection_deadline"],
         repair_deadline=rules["repair_deadline"],
+        repair_deadlines=repair_deadlines,
         repair_refile_after=rules["repair_refile_after"],
         case_deadline=rules["case_deadline"],
         case_types=case_types,
@@ -424,6 +452,29 @@ def parse_workflow_settings(raw: Mapping[str, Any]) -> WorkflowSettings:
         roll_forward=roll,
         calendar=_calendar(raw.get("calendar", {})),
     )
+
+
+def _repair_deadlines(raw: object, default: DeadlineRule) -> tuple[tuple[str, DeadlineRule], ...]:
+    """``[workflows.repair_deadlines]``: category code = deadline. Absent: the C1 default.
+
+    A table given replaces the default entirely (an empty table removes it). Codes are
+    checked for their syntax only: a policy may serve several catalogues, and an entry
+    naming a category the vault's catalogue lacks is simply never used.
+    """
+    if raw is None:
+        return _DEFAULT_REPAIR_DEADLINES
+    if not isinstance(raw, Mapping):
+        raise InvalidPolicy("workflows.repair_deadlines must be a table of category = deadline")
+    out: list[tuple[str, DeadlineRule]] = []
+    for name, text in raw.items():
+        if not isinstance(name, str) or not _CATEGORY_CODE.match(name):
+            raise InvalidPolicy(
+                "workflows.repair_deadlines: keys are category codes such as 'court.defaulter'"
+            )
+        if text is None:
+            raise InvalidPolicy(f"workflows.repair_deadlines.{name}: a deadline is required")
+        out.append((name, _rule(text, f"repair_deadlines.{name}", default)))
+    return tuple(sorted(out))
 
 
 def _calendar(raw: object) -> WorkdayCalendar:
@@ -490,6 +541,65 @@ class RepairEligibility:
         return self.eligible
 
 
+# A ``*`` in a Chinese entry: any run of letters or digits (CJK characters count), so
+# the stem and its ending must sit in one phrase, not across punctuation or spaces.
+_WILDCARD = r"[^\W_]{0,16}"
+_TOKEN_SPLIT = re.compile(r"[^0-9a-z]+")
+
+
+def _fold(text: str) -> str:
+    """Full-width forms to ASCII, case folded (``ＢＡＮ`` and ``Ban`` read as ``ban``)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(t for t in _TOKEN_SPLIT.split(text) if t)
+
+
+@functools.lru_cache(maxsize=32)
+def _kind_matchers(
+    entries: tuple[str, ...],
+) -> tuple[tuple[re.Pattern[str], ...], tuple[tuple[str, ...], ...]]:
+    """Compile the catalogue's list once: Chinese patterns, and ASCII token sequences."""
+    patterns: list[re.Pattern[str]] = []
+    token_runs: list[tuple[str, ...]] = []
+    for raw in entries:
+        entry = _fold(raw).strip()
+        if not entry:
+            continue
+        if entry.isascii():
+            run = _tokens(entry)
+            if run:
+                token_runs.append(run)
+            continue
+        parts = [re.escape(p) for p in entry.split("*")]
+        if not any(parts):
+            continue
+        patterns.append(re.compile(_WILDCARD.join(parts)))
+    return tuple(patterns), tuple(token_runs)
+
+
+def penalty_kind_not_repairable(penalty_kind: str, not_repairable_kinds: Iterable[str]) -> bool:
+    """Whether a penalty kind is on the catalogue's ``[repair] not_repairable_kinds`` (N3).
+
+    Both sides are NFKC-normalised and case-folded. An entry with a non-ASCII
+    (Chinese) character is a pattern found anywhere in the penalty kind, Chinese
+    having no word boundaries; ``*`` in it stands for up to 16 letters or digits, so
+    ``吊销*许可证`` matches 吊销许可证件 and 吊销食品经营许可证 but not a phrase
+    broken by punctuation. An ASCII entry is a sequence of whole words: both sides
+    are split on every character that is not a-z or 0-9, and the entry's words must
+    appear consecutively, so ``ban`` matches ``lifetime_ban`` but not
+    ``urban_management_fine``, and ``licence_revocation`` matches
+    ``Licence revocation``. An entry with no letters or digits matches nothing.
+    """
+    patterns, token_runs = _kind_matchers(tuple(sorted(not_repairable_kinds)))
+    kind = _fold(penalty_kind)
+    if any(p.search(kind) for p in patterns):
+        return True
+    words = _tokens(kind)
+    return any(words[i : i + len(run)] == run for run in token_runs for i in range(len(words)))
+
+
 def repair_eligibility(
     category: Category,
     *,
@@ -501,29 +611,39 @@ def repair_eligibility(
     penalty_kind: str | None,
     refile_after: date | None,
     application_open: bool,
+    at_decision: bool = False,
 ) -> RepairEligibility:
     """Decide repair eligibility from the catalogue and the record (N1, N3).
 
     Reason codes: ``category_not_repairable`` (the catalogue sets no repair
-    period), ``penalty_kind_not_repairable`` (licence revocation, bans: N3),
-    ``not_disclosed`` (the record is not in disclosure: nothing to end early),
-    ``minimum_period_not_passed`` (N1's minimum publication period), ``waiting_period``
-    (a rejected application's refiling wait), ``application_open``.
+    period), ``penalty_kind_not_repairable`` (licence revocation, bans: N3, see
+    :func:`penalty_kind_not_repairable`), ``not_disclosed`` (the record is not in
+    disclosure: nothing to end early), ``minimum_period_not_passed`` (N1's minimum
+    publication period), ``waiting_period`` (a rejected application's refiling
+    wait), ``application_open``.
+
+    ``state`` is the record's state as of ``today`` (the clock's, not the sweep's).
+    ``at_decision`` re-checks a pending application when a handler approves it: the
+    application itself is not counted (``application_open`` and ``waiting_period``
+    do not apply), and a record whose window ended while the application waited
+    (``expired``) is still eligible, since repair lifts the measures too (N1).
     """
     reasons: list[str] = []
     if not category.repairable:
         reasons.append("category_not_repairable")
-    if penalty_kind is not None:
-        kind = penalty_kind.strip().lower()
-        if any(k.strip().lower() in kind for k in not_repairable_kinds if k.strip()):
-            reasons.append("penalty_kind_not_repairable")
-    if state != "active" or not disclosed_today:
+    if penalty_kind is not None and penalty_kind_not_repairable(penalty_kind, not_repairable_kinds):
+        reasons.append("penalty_kind_not_repairable")
+    if at_decision:
+        ended = state not in ("active", "expired") or (state == "active" and not disclosed_today)
+    else:
+        ended = state != "active" or not disclosed_today
+    if ended:
         reasons.append("not_disclosed")
     if category.repairable and (repair_from is None or today < repair_from):
         reasons.append("minimum_period_not_passed")
-    if refile_after is not None and today < refile_after:
+    if not at_decision and refile_after is not None and today < refile_after:
         reasons.append("waiting_period")
-    if application_open:
+    if not at_decision and application_open:
         reasons.append("application_open")
     return RepairEligibility(
         eligible=not reasons,
