@@ -179,11 +179,25 @@ def public_key(keyfile: Path, origin: str | None, url: str | None) -> None:
 )
 def checkpoint(url: str, keyfile: Path, out_file: Path | None) -> None:
     """Sign a checkpoint of the log at URL now and print it (signed-note text)."""
+    if out_file is not None and not out_file.parent.is_dir():
+        # Checked before signing: a checkpoint is stored in the log when it is signed.
+        raise click.BadParameter(
+            f"{str(out_file.parent)!r} is not an existing directory", param_hint="--out"
+        )
     with _open(url, keyfile) as vault:
         note = vault.audit.checkpoint()
+    text = note.decode("utf-8")
     if out_file is not None:
-        out_file.write_bytes(note)
-    click.echo(note.decode("utf-8"), nl=False)
+        try:
+            out_file.write_bytes(note)
+        except OSError as exc:
+            click.echo(text, nl=False)  # signed and stored already: do not lose it
+            fail(
+                "output_error",
+                f"the checkpoint was signed and printed but could not be written to "
+                f"{str(out_file)!r} ({type(exc).__name__})",
+            )
+    click.echo(text, nl=False)
 
 
 @audit.command("export")

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from credit_vault.cli._main import Output
-from credit_vault.errors import ConfigurationError
+from credit_vault.errors import ConfigurationError, StorageError
 
-__all__ = ["db", "read_url"]
+__all__ = ["db", "read_url", "read_vault_url", "require_vault"]
 
 
 @click.group("db")
@@ -34,7 +34,9 @@ def read_url(url: str) -> str:
             raise click.BadParameter("no database URL on stdin", param_hint="URL")
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
+        # ValueError: a port that is not a number. Neither message is shown: both
+        # may quote the URL, password included.
         raise ConfigurationError("the database URL is not valid") from None
     if parsed.password is not None and not from_stdin:
         raise click.BadParameter(
@@ -43,6 +45,61 @@ def read_url(url: str) -> str:
             param_hint="URL",
         )
     return url
+
+
+def read_vault_url(url: str) -> str:
+    """:func:`read_url`, then :func:`require_vault`: for commands that act on an existing vault."""
+    url = read_url(url)
+    require_vault(url)
+    return url
+
+
+def require_vault(url: str) -> None:
+    """Refuse a URL where no vault exists yet, before anything opens (and so creates) one.
+
+    Opening a vault creates its schema, so a mistyped path or database name would
+    otherwise become a new, empty vault, and maintenance would report on that
+    (say, an old KEK wrapping nothing). A SQLite file must exist; any database
+    must hold the ``cv_meta`` table. Looked at through a short-lived engine that
+    writes nothing. Raises :class:`ConfigurationError` (exit 3) when there is no
+    vault and :class:`StorageError` (exit 1) when the database cannot be reached.
+    """
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            raise ConfigurationError(
+                "an in-memory SQLite database holds no vault; give the vault's file"
+            )
+        if not Path(database).is_file():
+            raise ConfigurationError(
+                f"no vault at {shown}: the file does not exist (check the path; "
+                "`credit-vault db upgrade` creates a new vault)"
+            )
+    elif backend != "postgresql" or parsed.get_driver_name() not in ("psycopg", "psycopg2"):
+        return  # Vault.open names what it does not support
+    try:
+        engine = create_engine(parsed)
+    except (NoSuchModuleError, ImportError):
+        return  # Vault.open says which driver to install
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn).has_table("cv_meta")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot read the database at {shown} ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+    if not found:
+        raise ConfigurationError(
+            f"no vault at {shown}: the database has no credit_vault schema (check the URL; "
+            "`credit-vault db upgrade` creates a new vault)"
+        )
 
 
 def _shown(url: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from credit_vault.cli._db import read_url
+from credit_vault.cli._db import read_vault_url
 from credit_vault.cli._main import Output
 
 __all__ = ["keys"]
@@ -75,14 +75,15 @@ def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: boo
 
     Each key is authenticated as it is unwrapped; field ciphertexts are not
     touched. Safe to run from several processes at once and to interrupt: the
-    next run continues. URL as for ``db upgrade`` (- reads it from stdin).
+    next run continues. URL as for ``db upgrade`` (- reads it from stdin); it
+    must hold a vault already (a mistyped path is refused, exit 3).
     """
     from credit_vault import Actor, Vault
     from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json)
     actor = Actor(id=actor_id, role="admin")
-    with Vault.open(read_url(url), keys=FileKeyProvider(keyfile)) as vault:
+    with Vault.open(read_vault_url(url), keys=FileKeyProvider(keyfile)) as vault:
         report = vault.rewrap_keys(actor, batch_size=batch_size)
     out.info(
         f"re-wrapped {report.total} data key(s) under {report.kek_id} in {report.batches} "
@@ -113,13 +114,17 @@ def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: boo
 @_ACTOR
 @_JSON
 def usage(url: str, keyfile: Path, actor_id: str, as_json: bool) -> None:
-    """How many stored data keys each KEK wraps at URL (a KEK not listed wraps none)."""
+    """How many stored data keys each KEK wraps at URL (a KEK not listed wraps none).
+
+    URL must hold a vault already (a mistyped path is refused, exit 3). Run this
+    right before removing an old KEK from the file.
+    """
     from credit_vault import Actor, Vault
     from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json)
     provider = FileKeyProvider(keyfile)
-    with Vault.open(read_url(url), keys=provider) as vault:
+    with Vault.open(read_vault_url(url), keys=provider) as vault:
         counts = vault.kek_usage(Actor(id=actor_id, role="admin"))
     current = provider.key_set().current_kek_id
     unused = [k for k in provider.key_set().kek_ids if k not in counts and k != current]

@@ -15,6 +15,7 @@ __all__ = [
     "FIELD_AD_LABEL",
     "FIELD_FORMAT_VERSION",
     "MAX_FIELD_BYTES",
+    "MAX_KEK_ID_CHARS",
     "MAX_KEY_VERSION",
     "MAX_RECORD_ID_CHARS",
     "NoPickle",
@@ -32,8 +33,11 @@ DEK_AD_LABEL = b"credit_vault/dek/v1\x00"
 MAX_RECORD_ID_CHARS = 64
 MAX_FIELD_BYTES = 64
 MAX_KEY_VERSION = 0xFFFFFFFF
+# The storage's kek_id columns are VARCHAR(32): a longer id could wrap a key that
+# PostgreSQL then refuses to store.
+MAX_KEK_ID_CHARS = 32
 
-_KEK_ID = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+_KEK_ID = re.compile(rf"[A-Za-z0-9._:/-]{{1,{MAX_KEK_ID_CHARS}}}")
 
 # Field names come from a small schema, so their encodings are cached; the cap
 # only guards against a caller that invents names without bound.
@@ -83,7 +87,7 @@ def check_key_version(key_version: int) -> int:
 def check_kek_id(kek_id: str) -> bytes:
     """The ASCII bytes of a KEK id, after checking the id rule."""
     if not isinstance(kek_id, str) or _KEK_ID.fullmatch(kek_id) is None:
-        raise ValueError("a KEK id is 1 to 64 characters of [A-Za-z0-9._:/-]")
+        raise ValueError(f"a KEK id is 1 to {MAX_KEK_ID_CHARS} characters of [A-Za-z0-9._:/-]")
     return kek_id.encode("ascii")
 
 

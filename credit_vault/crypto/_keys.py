@@ -34,6 +34,7 @@ from credit_vault.crypto import _primitives as prim
 from credit_vault.crypto._format import (
     DEK_AD_LABEL,
     DEK_FORMAT_VERSION,
+    MAX_KEK_ID_CHARS,
     NoPickle,
     check_kek_id,
 )
@@ -214,7 +215,10 @@ class _Material:
             try:
                 check_kek_id(kek_id)
             except ValueError:
-                _bad("a KEK id breaks the id rule ([A-Za-z0-9._:/-], 1 to 64 characters)")
+                _bad(
+                    "a KEK id breaks the id rule "
+                    f"([A-Za-z0-9._:/-], 1 to {MAX_KEK_ID_CHARS} characters)"
+                )
             if entry["alg"] != "AES-256-GCM":
                 _bad('every KEK must have "alg": "AES-256-GCM"')
             if any(kek_id == k for k, _ in keks):
@@ -257,6 +261,9 @@ def _load_json(data: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError):
         # No ``from`` cause: a JSON error quotes the document, which holds keys.
         _bad("not UTF-8 JSON")
+    except RecursionError:
+        # Nesting deeper than the interpreter's recursion limit; no key set is nested.
+        _bad("JSON nested too deeply")
     if not isinstance(doc, dict):
         _bad("the top level must be a JSON object")
     return doc
@@ -277,6 +284,19 @@ def _check_keys(doc: dict[str, Any], expected: set[str]) -> None:
 
 # --- the key set -------------------------------------------------------------------
 
+# (st_dev, st_ino, st_mtime_ns, st_size): a replaced file (rotation renames a new
+# one into place) changes the inode; an in-place edit changes mtime or size.
+_Stamp = tuple[int, int, int, int]
+
+
+def _file_stamp(path: Path) -> _Stamp | None:
+    """The stat fingerprint of ``path`` (following symlinks), or None if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
 
 class KeySet(NoPickle):
     """A loaded key set: KEKs by id, blind-index keys by purpose, the audit signer.
@@ -285,7 +305,17 @@ class KeySet(NoPickle):
     memory-only set). It is safe to share between threads.
     """
 
-    __slots__ = ("_audit", "_blind", "_blind_root", "_fingerprint", "_lock", "_reload", "_state")
+    __slots__ = (
+        "_audit",
+        "_blind",
+        "_blind_root",
+        "_fingerprint",
+        "_lock",
+        "_reload",
+        "_seen",
+        "_stamp",
+        "_state",
+    )
 
     _audit: AuditSigner
     _blind: dict[str, BlindIndexKey]
@@ -293,6 +323,10 @@ class KeySet(NoPickle):
     _fingerprint: str
     _lock: threading.Lock
     _reload: Callable[[], _Material] | None
+    # The provider's cheap "has the file changed?" probe (one stat) and what it
+    # returned when the file was last read; None when the file cannot be stat'ed.
+    _stamp: Callable[[], _Stamp | None] | None
+    _seen: _Stamp | None
     # One tuple, replaced whole, so readers never see a current id without its key.
     _state: tuple[str, dict[str, _Kek], _Material]
 
@@ -301,11 +335,22 @@ class KeySet(NoPickle):
 
     @classmethod
     def _from_material(
-        cls, material: _Material, reload: Callable[[], _Material] | None = None
+        cls,
+        material: _Material,
+        reload: Callable[[], _Material] | None = None,
+        *,
+        stamp: Callable[[], _Stamp | None] | None = None,
+        seen: _Stamp | None = None,
     ) -> KeySet:
+        """A key set over ``material``; ``reload``/``stamp`` let it follow a key file.
+
+        ``seen`` is what ``stamp()`` returned just before ``material`` was read.
+        """
         self = object.__new__(cls)
         self._lock = threading.Lock()
         self._reload = reload
+        self._stamp = stamp
+        self._seen = seen
         self._blind_root = material.blind_root
         self._blind = {}
         self._audit = AuditSigner(material.audit_seed, _token=_INTERNAL)
@@ -355,6 +400,24 @@ class KeySet(NoPickle):
             return self._blind.setdefault(purpose, key)
 
     def _current_kek(self) -> _Kek:
+        """The KEK that wraps new data keys, after adopting a rotation of the key file.
+
+        Every wrap goes through here, so a long-running process never wraps under
+        a KEK that another process has rotated away from (and an operator may be
+        about to retire). The check is one ``stat`` of the file; the file is read
+        again only when its identity, size or modification time changed (see
+        :meth:`_follow_locked` for what is adopted). Raises :class:`KeyFileError`
+        if the changed file cannot be read or is no longer this key set: refusing
+        the write is safer than wrapping under a KEK that may be retired.
+        """
+        if self._stamp is not None:
+            stamp = self._stamp()
+            # A file that vanished (stamp None) is not a rotation: keep the keys we have.
+            if stamp is not None and stamp != self._seen:
+                with self._lock:
+                    stamp = self._stamp()  # another thread may have re-read it meanwhile
+                    if stamp is not None and stamp != self._seen:
+                        self._reload_locked()
         current, keks, _ = self._state
         return keks[current]
 
@@ -368,7 +431,7 @@ class KeySet(NoPickle):
                 kek = self._state[1].get(kek_id)
                 if kek is None:
                     with contextlib.suppress(KeyFileError):
-                        self._adopt_locked(self._reload())
+                        self._reload_locked()
                     kek = self._state[1].get(kek_id)
             if kek is not None:
                 return kek
@@ -383,7 +446,43 @@ class KeySet(NoPickle):
         """
         if self._reload is not None:
             with self._lock:
-                self._adopt_locked(self._reload())
+                self._reload_locked()
+
+    def _reload_locked(self) -> None:
+        """Re-read the provider's file and adopt it (the caller holds ``_lock``)."""
+        if self._reload is None:
+            return
+        # Stamp first: if the file changes while we read it, the next check differs
+        # from ``_seen`` and reads it again; never the other way round.
+        stamp = self._stamp() if self._stamp is not None else None
+        self._follow_locked(self._reload())
+        self._seen = stamp
+
+    def _follow_locked(self, material: _Material) -> None:
+        """Take a re-read file's new KEKs and its current KEK; keep every KEK already loaded.
+
+        The file must still be this key set: the same blind-index root and audit
+        seed, and the same bytes under every KEK id both hold (else
+        :class:`KeyFileError`). A KEK removed from the file (retired by an
+        operator) stays loaded for unwrapping until the process restarts, but it
+        can no longer be current unless the file says so.
+        """
+        old = self._state[2]
+        same = hmac.compare_digest(old.blind_root, material.blind_root) and hmac.compare_digest(
+            old.audit_seed, material.audit_seed
+        )
+        new_keks = dict(material.keks)
+        for kek_id, key in old.keks:
+            other = new_keks.get(kek_id)
+            same = same and (other is None or hmac.compare_digest(key, other))
+        if not same:
+            raise KeyFileError(
+                "key-set file no longer holds this key set (keys were replaced); "
+                "refusing to switch keys under a running process"
+            )
+        known = {kek_id for kek_id, _ in old.keks}
+        keks = (*old.keks, *((k, v) for k, v in material.keks if k not in known))
+        self._state = _state_of(_Material(keks, material.current, old.blind_root, old.audit_seed))
 
     def _material(self) -> _Material:
         return self._state[2]
@@ -496,15 +595,19 @@ class _FileBackedProvider(NoPickle):
 
     @property
     def path(self) -> Path:
-        """The key-set file."""
+        """The key-set file (symlinks resolved once, when the provider was opened)."""
         return self._path
+
+    def _file_stamp(self) -> _Stamp | None:
+        return _file_stamp(self._path)
 
     def rotate(self) -> str:
         """Add KEK ``kek-(N+1)``, make it current, keep older KEKs for unwrapping; return its id.
 
         The file is re-read under an exclusive lock (POSIX ``flock``) so that two
         processes rotating at once both keep every KEK; the new file replaces the
-        old one atomically.
+        old one atomically (the file a symlink points to, never the symlink).
+        Other processes using the file wrap under the new KEK from their next write.
         """
         with _locked_file(self._path) as fd:
             material = self._decode(_read_fd(fd, self._path))
@@ -533,14 +636,18 @@ class FileKeyProvider(_FileBackedProvider):
     __slots__ = ()
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-        self._key_set = KeySet._from_material(self._load(), reload=self._load)
+        self._path = _real_path(path)
+        seen = self._file_stamp()
+        self._key_set = KeySet._from_material(
+            self._load(), reload=self._load, stamp=self._file_stamp, seen=seen
+        )
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> FileKeyProvider:
         """Write a new random key set to ``path`` (mode 0600, atomically) and open it."""
-        _write_file(Path(path), _Material.generate().to_json(), overwrite=overwrite)
-        return cls(path)
+        real = _real_path(path)
+        _write_file(real, _Material.generate().to_json(), overwrite=overwrite)
+        return cls(real)
 
     def _decode(self, data: bytes) -> _Material:
         return _Material.from_json(data)
@@ -559,12 +666,15 @@ class PassphraseKeyProvider(_FileBackedProvider):
     def __init__(
         self, path: str | os.PathLike[str], passphrase: str | bytes | SecretStr | SecretBytes
     ) -> None:
-        self._path = Path(path)
+        self._path = _real_path(path)
         secret = _passphrase_bytes(passphrase)
+        seen = self._file_stamp()
         sealed = _Sealed.parse(_read_private_file(self._path))
         self._kdf = _SealingKey.derive(secret, sealed.params, sealed.salt)
         material = _Material.from_json(self._kdf.open(sealed))
-        self._key_set = KeySet._from_material(material, reload=self._load)
+        self._key_set = KeySet._from_material(
+            material, reload=self._load, stamp=self._file_stamp, seen=seen
+        )
 
     @classmethod
     def create(
@@ -580,8 +690,9 @@ class PassphraseKeyProvider(_FileBackedProvider):
             raise TypeError("params must be an Argon2Params")
         secret = _passphrase_bytes(passphrase)
         kdf = _SealingKey.derive(secret, params, secret_bytes(_SALT_BYTES))
-        _write_file(Path(path), kdf.seal(_Material.generate().to_json()), overwrite=overwrite)
-        return cls(path, passphrase)
+        real = _real_path(path)
+        _write_file(real, kdf.seal(_Material.generate().to_json()), overwrite=overwrite)
+        return cls(real, passphrase)
 
     def _decode(self, data: bytes) -> _Material:
         sealed = _Sealed.parse(data)
@@ -769,6 +880,11 @@ class _SealingKey(NoPickle):
 
 
 # --- file I/O ---------------------------------------------------------------------------
+
+
+def _real_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` with symlinks resolved, so that rotation replaces the file, not a link to it."""
+    return Path(os.path.realpath(os.fspath(path)))
 
 
 def _read_private_file(path: Path) -> bytes:
