@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from credit_vault.cli._db import read_url
+from credit_vault.cli._db import read_vault_url
 from credit_vault.cli._main import Output, fail
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _open(url: str, keyfile: Path, policy: Path | None = None) -> Vault:
     from credit_vault.crypto import FileKeyProvider
 
     return Vault.open(
-        read_url(url),
+        read_vault_url(url),
         keys=FileKeyProvider(keyfile),
         policy=Policy.from_file(policy) if policy is not None else None,
     )

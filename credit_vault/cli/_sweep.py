@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from credit_vault.cli._db import read_url
+from credit_vault.cli._db import read_vault_url
 from credit_vault.cli._main import Output
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def sweep(
     from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json, quiet=quiet)
-    url = read_url(url)
+    url = read_vault_url(url)
     actor = Actor(id=actor_id, role="admin")
     with Vault.open(url, keys=FileKeyProvider(keyfile)) as vault:
         out.info(f"sweeping as of {vault.today()} ({vault.timezone})")

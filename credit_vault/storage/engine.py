@@ -89,7 +89,7 @@ def open_store(
 def _create_engine(url: str, durability: Durability) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigurationError("the database URL is not valid") from None
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
