@@ -603,6 +603,7 @@ class Lifecycle:
                     for r in rows:
                         check_transition(r.state, "purged")
                     ids = [r.id for r in rows]
+                    v._workflows.lapse_on_purge(conn, actor, ids, request_id=rid)
                     if _shred(conn, ids, reason=REASON_RETENTION, now=now) != len(ids):
                         raise ConflictError("a record changed while it was being purged")
                     entries.append(
@@ -777,6 +778,7 @@ class Lifecycle:
                     for r in rows:
                         if r.state != "purged":
                             check_transition(r.state, "purged")
+                    v._workflows.lapse_on_purge(conn, actor, live, request_id=rid)
                     if _shred(conn, live, reason=REASON_ERASURE, now=now) != len(live):
                         raise ConflictError("a record changed while its subject was being erased")
                     for table, cols in _bound_ciphertexts("subject_id"):

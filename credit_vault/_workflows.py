@@ -120,6 +120,7 @@ _DONE = {
     "revoke": "revoked",
     "repair": "repaired",
     "attach_statement": "statement",
+    "lapse": "lapsed",
 }
 
 
@@ -415,6 +416,79 @@ class Workflows:
             )
         )
         return seq
+
+    def lapse_on_purge(
+        self, conn: Connection, actor: Actor, record_ids: Sequence[str], *, request_id: str
+    ) -> int:
+        """Close the open objections and pending repair applications on records being purged.
+
+        Runs in the purge's transaction (the sweep's batch or the erasure), before the
+        records are shredded: with the record gone there is nothing left to decide, and
+        an item left open would stay on the overdue report for ever. Each item goes to
+        ``lapsed`` with its own log entry and outbox event, as every transition does;
+        ``actor`` is the one purging. An item a handler or the subject closed meanwhile
+        (the conditional update finds it no longer open) is left as they closed it.
+        Returns how many items lapsed.
+        """
+        v = self._vault
+        today, now = v.today(), v._now()
+        lapsed = 0
+        for machine, states, table in (("objection", OBJECTION, _OB), ("repair", REPAIR, _RP)):
+            (open_state,) = next(t.sources for t in states.transitions if t.action == "lapse")
+            assert open_state is not None  # noqa: S101 - lapse starts from an existing state
+            for i in range(0, len(record_ids), 500):
+                rows = conn.execute(
+                    select(
+                        table.c.id,
+                        table.c.record_id,
+                        table.c.assigned_org,
+                        _R.c.category,
+                        _S.c.pseudonym,
+                    )
+                    .join(_R, _R.c.id == table.c.record_id)
+                    .join(_S, _S.c.id == table.c.subject_id)
+                    .where(
+                        table.c.record_id.in_(list(record_ids[i : i + 500])),
+                        table.c.state == open_state,
+                    )
+                    .order_by(table.c.id)
+                ).all()
+                for row in rows:
+                    done = conn.execute(
+                        update(table)
+                        .where(table.c.id == row.id, table.c.state == open_state)
+                        .values(
+                            state="lapsed",
+                            open_record=None,
+                            decided_on=today,
+                            reason_code="record_purged",
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    if done != 1:
+                        continue
+                    self.commit_step(
+                        conn,
+                        actor,
+                        _Step(
+                            op=machine,
+                            machine=machine,
+                            action="lapse",
+                            object_id=row.id,
+                            record_id=row.record_id,
+                            state="lapsed",
+                            organisation=row.assigned_org,
+                            deadline=None,
+                            code="record_purged",
+                            from_state=open_state,
+                            category=row.category,
+                        ),
+                        subject=row.pseudonym,
+                        ticket=None,
+                        request_id=request_id,
+                    )
+                    lapsed += 1
+        return lapsed
 
     def conditional(self, conn: Connection, stmt: Any) -> None:
         """Run an UPDATE that must change exactly one row; otherwise someone else won."""

@@ -64,12 +64,13 @@ __all__ = [
     "repair_eligibility",
 ]
 
-ActorKind = Literal["subject", "handler", "source", "registrar", "admin"]
+ActorKind = Literal["subject", "handler", "source", "registrar", "admin", "system"]
 """Who takes a step, relative to the object: the record's subject (or their agent with
 consent), a handler of the organisation the object is assigned to, a clerk of the
-record's source, a registrar (a case role of any organisation), the admin role."""
+record's source, a registrar (a case role of any organisation), the admin role; or
+``system``, the vault itself (a lapse when the record is purged), which no actor is."""
 
-_KINDS: frozenset[str] = frozenset({"subject", "handler", "source", "registrar", "admin"})
+_KINDS: frozenset[str] = frozenset({"subject", "handler", "source", "registrar", "admin", "system"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,17 +179,21 @@ def _short(text: object) -> str:
 
 OBJECTION = StateMachine(
     name="objection",
-    states=("open", "upheld", "rejected", "unresolved", "withdrawn"),
-    final=frozenset({"upheld", "rejected", "unresolved", "withdrawn"}),
+    states=("open", "upheld", "rejected", "unresolved", "withdrawn", "lapsed"),
+    final=frozenset({"upheld", "rejected", "unresolved", "withdrawn", "lapsed"}),
     transitions=(
         _t("file", [None], "open", ["subject"], reason=True, starts="objection_deadline"),
         _t("uphold", ["open"], "upheld", ["handler"], reason=True),
         _t("reject", ["open"], "rejected", ["handler"], reason=True),
         _t("leave_unresolved", ["open"], "unresolved", ["handler"], reason=True),
         _t("withdraw", ["open"], "withdrawn", ["subject"]),
+        _t("lapse", ["open"], "lapsed", ["system"]),
     ),
 )
-"""异议: filed by the subject (Z6, S4), decided by a handler of the record's source."""
+"""异议: filed by the subject (Z6, S4), decided by a handler of the record's source.
+
+``lapse`` is the vault's own step: when the record is purged (retention over, or the
+subject erased) while the objection is still open, there is nothing left to decide."""
 
 OBJECTION_OUTCOMES: Mapping[str, str] = {
     "upheld": "uphold",
@@ -199,8 +204,8 @@ OBJECTION_OUTCOMES: Mapping[str, str] = {
 
 REPAIR = StateMachine(
     name="repair",
-    states=("applied", "approved", "rejected", "withdrawn"),
-    final=frozenset({"approved", "rejected", "withdrawn"}),
+    states=("applied", "approved", "rejected", "withdrawn", "lapsed"),
+    final=frozenset({"approved", "rejected", "withdrawn", "lapsed"}),
     transitions=(
         _t("apply", [None], "applied", ["subject"], reason=True, starts="repair_deadline"),
         _t("approve", ["applied"], "approved", ["handler"]),
@@ -213,9 +218,12 @@ REPAIR = StateMachine(
             starts="repair_refile_after",
         ),
         _t("withdraw", ["applied"], "withdrawn", ["subject"]),
+        _t("lapse", ["applied"], "lapsed", ["system"]),
     ),
 )
-"""信用修复: applied for by the subject (N1), decided by a handler of the listing organisation."""
+"""信用修复: applied for by the subject (N1), decided by a handler of the listing organisation.
+
+``lapse``: the record was purged while the application was pending (see OBJECTION)."""
 
 CASE = StateMachine(
     name="case",

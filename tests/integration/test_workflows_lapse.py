@@ -1,0 +1,74 @@
+"""Objections and repair applications still open when their record is purged lapse.
+
+Before, the sweep (or an erasure) shredded the record and left the item open for
+ever: it stayed on the overdue report and no step could close it (every step on a
+purged record is refused).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from credit_vault import Actor, SubjectRef, Vault
+from credit_vault.testing import FrozenClock
+from tests.helpers import AUDITOR, citizen_id, clerk_for, record_for
+
+FOOD = "penalty.food_drug"  # decided 2025-03-01, conduct 2024-12-01: purged 2029-12-01
+HONOR = "honor.commendation"  # no mandatory retention: its subject may be erased
+ADMIN = Actor(id="admin-1", role="admin")
+
+
+def me(subject: SubjectRef) -> Actor:
+    return Actor(id=f"portal-{subject.identifier[-4:]}", role="subject", subject=subject)
+
+
+def test_the_sweep_lapses_open_items_on_the_records_it_purges(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    ann, ben = SubjectRef.person(citizen_id(1)), SubjectRef.person(citizen_id(2))
+    disputed = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, ann))
+    applied = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, ben))
+    obj = vault.objections.file(me(ann), disputed, reason="the amount is wrong")
+    app = vault.repairs.apply(me(ben), applied, evidence="fine paid")
+    # A decided item is left as it was.
+    done = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, ben, marker="B2"))
+    withdrawn = vault.objections.file(me(ben), done, reason="wrong")
+    vault.objections.withdraw(me(ben), withdrawn.id)
+
+    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))
+    assert {i.id for i in vault.cases.overdue(AUDITOR).items} == {obj.id, app.id}
+    last = vault.events.poll()[-1].seq
+    report = vault.sweep(ADMIN)
+    assert report.purged == 3
+
+    assert vault.objections.get(me(ann), obj.id).state == "lapsed"
+    assert vault.repairs.get(me(ben), app.id).state == "lapsed"
+    assert vault.objections.get(me(ben), withdrawn.id).state == "withdrawn"
+    assert vault.cases.overdue(AUDITOR).items == ()
+    lapses = [(e.type, e.object_id, e.record_id) for e in vault.events.poll(after=last)]
+    assert sorted(lapses) == sorted(
+        [("objection.lapsed", obj.id, disputed), ("repair.lapsed", app.id, applied)]
+    )
+    logged = [
+        (e["op"], e.get("x_to"), e["reason"])
+        for e in vault.audit.entries()
+        if e.get("x_to") == "lapsed"
+    ]
+    assert sorted(logged) == [
+        ("objection", "lapsed", "objection.lapsed:record_purged"),
+        ("repair", "lapsed", "repair.lapsed:record_purged"),
+    ]
+    assert vault.audit.verify().ok
+
+
+def test_an_erasure_lapses_the_open_objection_on_the_subjects_records(vault: Vault) -> None:
+    cara = SubjectRef.person(citizen_id(3))
+    rid = vault.ingest(clerk_for(HONOR), record_for(vault, HONOR, cara))
+    obj = vault.objections.file(me(cara), rid, reason="the title is misspelt")
+    last = vault.events.poll()[-1].seq
+    vault.erase_subject(ADMIN, cara, legal_basis="PIPL Art 47")
+    assert [(e.type, e.object_id) for e in vault.events.poll(after=last)] == [
+        ("objection.lapsed", obj.id)
+    ]
+    assert vault.cases.overdue(AUDITOR, on=obj.deadline.replace(year=2030)).items == ()
+    assert vault.audit.verify().ok
