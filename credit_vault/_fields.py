@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,11 +34,13 @@ def encode_value(value: Any) -> bytes:
         return b"i" + str(value).encode()
     if isinstance(value, Decimal):
         return b"d" + format(value, "f").encode()
-    if isinstance(value, date):
+    if isinstance(value, date) and not isinstance(value, datetime):
+        # A datetime's ISO text ("...T09:30:00") is not a date's: decode_value would
+        # refuse it and every later read of the record would fail.
         return b"t" + value.isoformat().encode()
     if isinstance(value, str):
         return b"s" + value.encode("utf-8")
-    raise TypeError("fact values are str, int, Decimal, date or bool")
+    raise TypeError("fact values are str, int, Decimal, date (not datetime) or bool")
 
 
 def decode_value(data: bytes) -> Any:

@@ -19,6 +19,8 @@ def packaged_text(name: str) -> str:
 
 def load_toml_text(text: str, error: type[InputError], what: str) -> dict[str, Any]:
     """Parse TOML text; a syntax error becomes ``error`` naming ``what``."""
+    if not isinstance(text, str):
+        raise error(f"{what} must be given as TOML text (a str)")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -31,4 +33,9 @@ def load_toml_file(path: str | Path, error: type[InputError], what: str) -> dict
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{what} file cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        # The decode error carries the file's bytes: never let it out.
+        raise error(f"{what} file is not UTF-8 text") from None
+    except (TypeError, ValueError):  # not a path, or a path with a NUL
+        raise error(f"{what} file cannot be read: not a valid path") from None
     return load_toml_text(text, error, what)

@@ -8,6 +8,7 @@ echo input, so they are translated here).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
@@ -49,6 +50,8 @@ class SubjectRef:
                 raise InvalidRecord("subject name must be a non-empty string")
             if len(name) > 200 or "\x00" in name:
                 raise InvalidRecord("subject name must be at most 200 characters, without NUL")
+            if not _utf8_encodable(name):
+                raise InvalidRecord("subject name must be valid Unicode text (no lone surrogates)")
             name = name.strip()
         self._kind: SubjectKind = kind
         self._id = identifier
@@ -113,6 +116,15 @@ class SubjectRef:
         return (SubjectRef, (self._kind, self._id, self._name))
 
 
+def _utf8_encodable(text: str) -> bool:
+    # A flag, not the UnicodeEncodeError: that error carries the whole string.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Strict(BaseModel):
     """Frozen, no extra keys, errors translated to credit_vault errors."""
 
@@ -133,19 +145,38 @@ class _Strict(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Any:
         """Build from a JSON-like mapping (for imports)."""
+        if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+            raise cls._error(f"{cls.__name__} must be built from a mapping with string keys")
         return cls(**dict(data))
 
 
 def _describe(model: str, exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or model
+        loc = ".".join(_loc_part(p) for p in err["loc"]) or model
         kind = err["type"]
         msg = err["msg"] if kind not in {"value_error", "assertion_error"} else "is not valid"
         # Custom validators put only rule text in their messages; built-in
         # messages ("Input should be a valid date") never contain the input.
         parts.append(f"{loc}: {msg}")
     return f"{model} is not valid: " + "; ".join(parts)
+
+
+_LOC_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}|\[key\]")
+
+
+def _loc_part(part: str | int) -> str:
+    """One step of an error location, unless it is caller text that is not a name.
+
+    Locations hold dict keys (an extra key, a fact's key): a mis-mapped import can
+    put an ID number or a person's name there, so only name-shaped keys and small
+    positions are repeated.
+    """
+    if isinstance(part, str) and _LOC_NAME.fullmatch(part):
+        return part
+    if isinstance(part, int) and not isinstance(part, bool) and 0 <= part < 1000:
+        return str(part)
+    return "(key not shown)"
 
 
 class Actor(_Strict):

@@ -20,6 +20,7 @@ from credit_vault.domain.catalog import TIERS, Category, Tier, tier_rank
 from credit_vault.domain.workflows import WorkflowSettings, parse_workflow_settings
 from credit_vault.errors import (
     ConsentRequired,
+    InputError,
     InvalidPolicy,
     PermissionDenied,
     TicketRequired,
@@ -245,7 +246,7 @@ class Policy:
             return AccessDecision.deny(
                 p,
                 "role_not_granted",
-                f"role '{_short(role)}' may not use purpose '{purpose}'",
+                f"{self._role_ref(role)} may not use purpose '{purpose}'",
                 PermissionDenied,
             )
         ticket_ok = ticket is not None and bool(_TICKET.match(ticket))
@@ -280,6 +281,10 @@ class Policy:
             )
         return AccessDecision(allowed=True, purpose=p, reason="granted", message="", grants=usable)
 
+    def _role_ref(self, role: object) -> str:
+        # Only a role the policy defines is repeated: the caller's text may be anything.
+        return f"role '{role}'" if role in self._roles else "a role the policy does not define"
+
     def __repr__(self) -> str:
         return (
             f"Policy(purposes={len(self._purposes)}, roles={len(self._roles)}, "
@@ -303,12 +308,33 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
-        """Build a policy from parsed TOML/JSON data."""
-        purposes = [_purpose_from(n, raw) for n, raw in dict(data.get("purposes", {})).items()]
+        """Build a policy from parsed TOML/JSON data.
+
+        Every malformed part (a wrong type, an unknown key, a value out of range)
+        raises :class:`InvalidPolicy` naming the key; ``true`` is not taken for a
+        number, nor a string for a boolean.
+        """
+        try:
+            return cls._from_dict(data)
+        except InputError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+            # A shape the checks below did not foresee: still a typed error.
+            raise InvalidPolicy(f"policy is malformed ({type(exc).__name__})") from None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        data = _table(data, "the policy")
+        purposes = [
+            _purpose_from(n, raw) for n, raw in _table(data.get("purposes", {}), "purposes").items()
+        ]
         roles = data.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
             raise InvalidPolicy("roles must be a list of names")
-        grants = [_grant_from(g) for g in data.get("grants", [])]
+        grants_raw = data.get("grants", [])
+        if not isinstance(grants_raw, list):
+            raise InvalidPolicy("grants must be a list of tables")
+        grants = [_grant_from(g) for g in grants_raw]
         return cls(
             purposes,
             roles,
@@ -318,13 +344,42 @@ class Policy:
         )
 
 
+def _table(raw: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidPolicy(f"{what} must be a table")
+    if not all(isinstance(k, str) for k in raw):
+        raise InvalidPolicy(f"{what}: keys must be strings")
+    return raw
+
+
+def _keys(keys: Iterable[object]) -> list[str]:
+    """Unknown configuration keys for a message (a few, each shortened)."""
+    return sorted(_short(str(k)) for k in keys)[:10]
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidPolicy(f"{where}: {key} must be true or false")
+    return value
+
+
+def _count(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidPolicy(f"review.{key} must be a positive whole number")
+    return value
+
+
 def _short(text: str) -> str:
     return "".join(ch for ch in str(text) if ch.isprintable())[:64]
 
 
-def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
+def _purpose_from(name: str, raw: object) -> Purpose:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
         raise InvalidPolicy("purpose names must match [a-z][a-z0-9_]*")
+    where = f"purpose '{name}'"
+    raw = _table(raw, where)
     unknown = set(raw) - {
         "description",
         "kind",
@@ -334,57 +389,81 @@ def _purpose_from(name: str, raw: Mapping[str, Any]) -> Purpose:
         "restrict_disputed",
     }
     if unknown:
-        raise InvalidPolicy(f"purpose '{name}': unknown keys {sorted(unknown)}")
+        raise InvalidPolicy(f"{where}: unknown keys {_keys(unknown)}")
     kind = raw.get("kind", "records")
-    if kind not in {"records", "answer", "metadata", "aggregate"}:
-        raise InvalidPolicy(
-            f"purpose '{name}': kind must be records, answer, metadata or aggregate"
-        )
+    if not isinstance(kind, str) or kind not in {"records", "answer", "metadata", "aggregate"}:
+        raise InvalidPolicy(f"{where}: kind must be records, answer, metadata or aggregate")
     scope = raw.get("scope", "disclosable")
-    if scope not in {"disclosable", "retained"}:
-        raise InvalidPolicy(f"purpose '{name}': scope must be disclosable or retained")
+    if not isinstance(scope, str) or scope not in {"disclosable", "retained"}:
+        raise InvalidPolicy(f"{where}: scope must be disclosable or retained")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise InvalidPolicy(f"{where}: description must be text")
     return Purpose(
         name=name,
         kind=cast("PurposeKind", kind),
         scope=cast("Scope", scope),
-        consent=bool(raw.get("consent", False)),
-        self_only=bool(raw.get("self_only", False)),
-        description=str(raw.get("description", "")),
-        restrict_disputed=bool(raw.get("restrict_disputed", False)),
+        consent=_flag(raw, "consent", where),
+        self_only=_flag(raw, "self_only", where),
+        description=description,
+        restrict_disputed=_flag(raw, "restrict_disputed", where),
     )
 
 
-def _grant_from(raw: Mapping[str, Any]) -> Grant:
+def _grant_from(raw: object) -> Grant:
+    raw = _table(raw, "each grant")
     unknown = set(raw) - {"role", "purpose", "categories", "max_tier", "ticket"}
     if unknown:
-        raise InvalidPolicy(f"grant: unknown keys {sorted(unknown)}")
+        raise InvalidPolicy(f"grant: unknown keys {_keys(unknown)}")
+    role, purpose = raw.get("role"), raw.get("purpose")
+    if not isinstance(role, str) or not role:
+        raise InvalidPolicy("grant: role must be a role name")
+    if not isinstance(purpose, str) or not purpose:
+        raise InvalidPolicy("grant: purpose must be a purpose name")
     cats = raw.get("categories")
     if not isinstance(cats, list) or not cats:
         raise InvalidPolicy("grant: categories must be a non-empty list of selectors")
     for sel in cats:
-        if not isinstance(sel, str) or not _SELECTOR.match(sel):
+        if not isinstance(sel, str) or not _SELECTOR.fullmatch(sel):
             raise InvalidPolicy(
                 "grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' "
                 "or a category code"
             )
     tier = raw.get("max_tier")
-    if tier not in TIERS:
+    if not isinstance(tier, str) or tier not in TIERS:
         raise InvalidPolicy(f"grant: max_tier must be one of {list(TIERS)}")
     return Grant(
-        role=str(raw.get("role", "")),
-        purpose=str(raw.get("purpose", "")),
+        role=role,
+        purpose=purpose,
         categories=tuple(cats),
-        max_tier=cast("Tier", tier),
-        ticket=bool(raw.get("ticket", False)),
+        max_tier=tier,
+        ticket=_flag(raw, "ticket", "grant"),
     )
 
 
-def _review_from(raw: Mapping[str, Any]) -> ReviewThresholds:
+_REVIEW_KEYS = frozenset(
+    {
+        "max_subjects_per_day",
+        "working_hours",
+        "working_days",
+        "denial_burst",
+        "denial_window_minutes",
+    }
+)
+
+
+def _review_from(raw: object) -> ReviewThresholds:
+    raw = _table(raw, "review")
+    unknown = set(raw) - _REVIEW_KEYS
+    if unknown:
+        raise InvalidPolicy(f"review: unknown keys {_keys(unknown)}")
     base = ReviewThresholds()
     hours = raw.get("working_hours")
     start, end = base.working_start, base.working_end
     if hours is not None:
-        m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", str(hours))
+        m = None
+        if isinstance(hours, str):
+            m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", hours)
         if m is None:
             raise InvalidPolicy("review.working_hours must look like 08:00-18:00")
         h1, m1, h2, m2 = (int(x) for x in m.groups())
@@ -392,14 +471,16 @@ def _review_from(raw: Mapping[str, Any]) -> ReviewThresholds:
             start, end = time(h1, m1), time(h2, m2)
         except ValueError:
             raise InvalidPolicy("review.working_hours must be valid times") from None
-    days = tuple(int(d) for d in raw.get("working_days", base.working_days))
-    if any(not 1 <= d <= 7 for d in days):
+    days_raw = raw.get("working_days", list(base.working_days))
+    if not isinstance(days_raw, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days_raw
+    ):
         raise InvalidPolicy("review.working_days are ISO weekdays 1-7")
     return ReviewThresholds(
-        max_subjects_per_day=int(raw.get("max_subjects_per_day", base.max_subjects_per_day)),
+        max_subjects_per_day=_count(raw, "max_subjects_per_day", base.max_subjects_per_day),
         working_start=start,
         working_end=end,
-        working_days=days,
-        denial_burst=int(raw.get("denial_burst", base.denial_burst)),
-        denial_window_minutes=int(raw.get("denial_window_minutes", base.denial_window_minutes)),
+        working_days=tuple(days_raw),
+        denial_burst=_count(raw, "denial_burst", base.denial_burst),
+        denial_window_minutes=_count(raw, "denial_window_minutes", base.denial_window_minutes),
     )
