@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -325,8 +325,18 @@ class VaultAudit:
     # ------------------------------------------------------------------ verify
 
     def verify(self) -> VerifyReport:
-        """Recompute the log from its stored entries and compare with the head and checkpoints."""
+        """Recompute the log from its stored entries and compare with the head and checkpoints.
+
+        Checked: every entry is canonical, numbered densely from 0, never earlier
+        than the one before, hashes to its stored leaf hash, and agrees with its
+        unhashed lookup columns (seq, time, actor, operation, subject pseudonym:
+        the subject extract selects by the last); the recomputed tree matches the
+        head's size, root and frontier; every stored checkpoint's note verifies
+        under the vault's key, its signed size and root equal the recomputed tree
+        at that size, and its unsigned ``size``/``root`` columns equal the note's.
+        """
         signer = self._vault._keys.audit_signer
+        origin = self._vault.origin
         problems: list[str] = []
         first_bad: int | None = None
 
@@ -339,18 +349,37 @@ class VaultAudit:
 
         with self._vault._tx() as conn:
             head = audit_repo.read_head(conn)
-            checkpoints = {
-                int(r.size): (bytes(r.root), bytes(r.note))
+            stored = [
+                (int(r.size), bytes(r.root), bytes(r.note))
                 for r in conn.execute(select(_C.c.size, _C.c.root, _C.c.note)).all()
-            }
+            ]
+            # Only what the signed note says counts; the size and root columns are
+            # a copy that must agree with it.
+            signed: list[tuple[int, int, bytes]] = []  # (column size, signed size, signed root)
+            for csize, croot, note in sorted(stored):
+                try:
+                    cp = parse_checkpoint(open_note(note, (origin, signer.public_key)))
+                except (IntegrityError, ValueError):
+                    bad(csize, "checkpoint signature does not verify")
+                    continue
+                if cp.origin != origin:
+                    bad(csize, f"checkpoint at size {csize} names another log")
+                    continue
+                if cp.size != csize or cp.root != croot:
+                    bad(
+                        min(cp.size, csize),
+                        f"checkpoint at size {csize}: the size/root columns differ from "
+                        "the signed note",
+                    )
+                signed.append((csize, cp.size, cp.root))
+            wanted = {size for _c, size, _r in signed}
             cr = CompactRange()
             expected = 0
             last_ts = ""
-            checked = 0
             roots_at: dict[int, bytes] = {}
-            if 0 in checkpoints:
+            if 0 in wanted:
                 roots_at[0] = cr.root()
-            for e in audit_repo.iter_entries(conn):
+            for e in audit_repo.iter_rows(conn):
                 if e.seq != expected:
                     bad(expected, "missing entry (sequence gap)")
                     expected = e.seq
@@ -359,8 +388,10 @@ class VaultAudit:
                 except ValueError:
                     bad(e.seq, "entry is not in canonical form")
                     doc = {}
-                if doc and doc.get("seq") != e.seq:
-                    bad(e.seq, "entry's own sequence number differs from its position")
+                if doc:
+                    if doc.get("seq") != e.seq:
+                        bad(e.seq, "entry's own sequence number differs from its position")
+                    self._check_columns(e, doc, bad)
                 ts = doc.get("ts")
                 if isinstance(ts, str):
                     if ts < last_ts:
@@ -371,26 +402,30 @@ class VaultAudit:
                     bad(e.seq, "entry bytes do not match the stored leaf hash")
                 cr.append(lh)
                 expected += 1
-                if cr.size in checkpoints:
+                if cr.size in wanted:
                     roots_at[cr.size] = cr.root()
         size = cr.size
         root = cr.root()
         if size != head.size:
             bad(min(size, head.size), f"log holds {size} entries but its head says {head.size}")
-        elif root != head.root:
-            bad(max(size - 1, 0), "Merkle root differs from the head's root")
-        for csize, (croot, note) in sorted(checkpoints.items()):
-            try:
-                open_note(note, (self._vault.origin, signer.public_key))
-            except (IntegrityError, ValueError):
-                bad(csize, "checkpoint signature does not verify")
-                continue
+        else:
+            if root != head.root:
+                bad(max(size - 1, 0), "Merkle root differs from the head's root")
+            if cr.to_bytes() != head.frontier:
+                # The next append extends the stored frontier, not the entries: a
+                # wrong frontier would be signed into the next checkpoint's root.
+                bad(max(size - 1, 0), "the head's frontier differs from the recomputed tree")
+        checked = 0
+        for csize, ssize, sroot in signed:
             checked += 1
-            have = roots_at.get(csize)
+            have = roots_at.get(ssize)
             if have is None:
-                bad(min(csize, size), f"checkpoint at size {csize} is beyond the log's end")
-            elif have != croot:
-                bad(csize - 1, f"checkpoint at size {csize} does not match the recomputed root")
+                bad(min(ssize, size), f"checkpoint at size {csize} is beyond the log's end")
+            elif have != sroot:
+                bad(
+                    max(ssize - 1, 0),
+                    f"checkpoint at size {csize} does not match the recomputed root",
+                )
         return VerifyReport(
             ok=not problems,
             entries=size,
@@ -400,6 +435,26 @@ class VaultAudit:
             first_bad_seq=first_bad,
             problems=tuple(problems),
         )
+
+    @staticmethod
+    def _check_columns(
+        row: audit_repo.StoredRow, doc: dict[str, Any], bad: Callable[[int, str], None]
+    ) -> None:
+        """The unhashed lookup columns of a row must say what its hashed entry says."""
+        differ: list[str] = []
+        ts = doc.get("ts")
+        if row.ts is None or not isinstance(ts, str) or format_ts(row.ts) != ts:
+            differ.append("ts")
+        actor = doc.get("actor")
+        if not isinstance(actor, str) or row.actor_id != actor[:128]:
+            differ.append("actor_id")
+        if row.op != doc.get("op"):
+            differ.append("op")
+        subject = doc.get("subject")
+        if not isinstance(subject, str) or row.subject_pseudonym != (subject or None):
+            differ.append("subject_pseudonym")
+        if differ:
+            bad(row.seq, f"column(s) {', '.join(differ)} differ from the hashed entry")
 
     # ------------------------------------------------------------------ export
 
@@ -618,6 +673,20 @@ class VaultAudit:
         for old, new in links:
             plan.want_consistency(old, new)
         plan.want_frontier(start)
+        # The entries just outside [start, end) and the export's own entry (the
+        # newest checkpoint's last leaf), with inclusion proofs: they let the
+        # verifier bind the range to the time range the signed export entry asked
+        # for, so a bundle cut short at either end fails (docs/audit.md, bounds).
+        bound_seqs = sorted(
+            s for s in {start - 1, end, size - 1} if 0 <= s < size and not start <= s < end
+        )
+        for s in bound_seqs:
+            plan.want_inclusion(s)
+        bound_entries: list[audit_repo.StoredEntry] = []
+        if bound_seqs:
+            with self._vault._tx() as conn:
+                for s in bound_seqs:
+                    bound_entries += audit_repo.entries_between(conn, s, s + 1, 1)
         with BundleWriter(dest) as writer:
             self._feed_hashes(plan, 0, start)
             for batch in self._entry_batches(start, end):
@@ -648,6 +717,14 @@ class VaultAudit:
                         "proof": [h.hex() for h in plan.consistency(old, new)],
                     }
                     for old, new in links
+                ],
+                "bounds": [
+                    {
+                        "seq": e.seq,
+                        "entry": e.entry.decode("utf-8"),
+                        "proof": [h.hex() for h in plan.inclusion(e.seq)],
+                    }
+                    for e in bound_entries
                 ],
                 "tree": {"size": size, "root": root.hex()},
                 **manifest_extra,

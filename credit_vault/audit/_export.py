@@ -26,8 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+from credit_vault.audit._canonical import canonical_json
 from credit_vault.audit._entry import OPERATIONS
 from credit_vault.audit._verify import (
+    CHECKPOINT_DIR,
+    ENTRIES_FILE,
     EXTRACT_FORMAT,
     EXTRACT_VERSION,
     MANIFEST,
@@ -50,9 +53,6 @@ __all__ = [
 EXPORT_FORMATS: Final = ("bundle", "subject", "csv", "ocsf", "cef")
 """Formats :meth:`VaultAudit.export` writes."""
 
-ENTRIES_FILE = "entries.jsonl"
-CHECKPOINT_DIR = "checkpoints"
-
 CSV_COLUMNS: Final = (
     "seq",
     "ts",
@@ -71,11 +71,16 @@ CSV_COLUMNS: Final = (
     "fields",
     "request",
     "leaf_hash",
+    "extra",
 )
-"""Columns of the CSV feed; lists are joined with ``;``."""
+"""Columns of the CSV feed; lists are joined with ``;``; ``extra`` holds the entry's
+``x_*`` members as one canonical JSON object (``{}`` when none), so that every row
+can be rebuilt into its entry and linked to its leaf hash."""
 
 _ACTIVITY_NAMES = {1: "Read", 2: "Update", 5: "Write", 7: "Delete", 99: "Other"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A leading ' is quoted too, so that a reader strips exactly one ' from a cell
+# that starts with it and gets the value back.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def check_destination(dest: str | os.PathLike[str], fmt: str) -> None:
@@ -281,6 +286,7 @@ def csv_row(doc: Mapping[str, Any], leaf_hex: str) -> list[str]:
         ";".join(_list(doc, "fields")),
         _text(doc, "request"),
         leaf_hex,
+        canonical_json({k: v for k, v in doc.items() if k.startswith("x_")}).decode("utf-8"),
     ]
     return [_safe_cell(c) for c in row]
 

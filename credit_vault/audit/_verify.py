@@ -35,6 +35,7 @@ import re
 import threading
 import time
 import zipfile
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,12 +68,18 @@ __all__ = [
 
 BUNDLE_FORMAT = "credit-vault-audit-bundle"
 """``format`` of a bundle's manifest.json."""
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+"""``version`` the exporter writes. Version 2 added ``bounds`` (see docs/audit.md);
+version 1 bundles are still read and held to the same checks, which only a
+whole-log version 1 bundle can pass."""
+_BUNDLE_VERSIONS = (1, 2)
 EXTRACT_FORMAT = "credit-vault-subject-extract"
 """``format`` of a subject extract (one JSON document)."""
 EXTRACT_VERSION = 1
 
 MANIFEST = "manifest.json"
+ENTRIES_FILE = "entries.jsonl"
+CHECKPOINT_DIR = "checkpoints"
 _MAX_MANIFEST = 64 * 1024 * 1024
 _MAX_NOTE = 64 * 1024
 _MAX_EXTRACT = 256 * 1024 * 1024
@@ -80,6 +87,18 @@ _MAX_LINE = 16 * 1024 * 1024
 _CHUNK = 4 * 1024 * 1024
 _PARALLEL_FROM = 8 * 1024 * 1024  # smaller files are not worth starting processes for
 _MAX_PROBLEMS = 20
+# What reading a member of a damaged or hostile bundle can raise besides OSError:
+# corrupt deflate data, an unknown compression method, an encrypted member, a
+# member shorter than its header says, a name Python cannot pass to the OS.
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
 
 # The canonical form of a standard (format 1) entry: keys in code-point order, no
 # whitespace, and strings without any escape or control character (JCS escapes
@@ -178,7 +197,10 @@ class BundleReport:
     exactly (its form, position or time), else ``unproven_from``.
     ``unproven_from`` is where the signed roots stop vouching for the entries
     (a root mismatch or a failed proof only bounds where the damage starts);
-    both are None when all holds.
+    both are None when all holds. ``export_seq`` and ``exported_at`` are the
+    export's own log entry (the last one the newest signed checkpoint covers) and
+    its time, read from signed data: a bundle is only as fresh as that time (an
+    older export replayed verifies too; ``previous=`` catches that).
     """
 
     ok: bool
@@ -197,6 +219,8 @@ class BundleReport:
     problem_count: int
     seconds: float
     workers: int
+    export_seq: int | None = None
+    exported_at: str | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -210,11 +234,13 @@ class BundleReport:
                 f"{self.origin!r}"
             ),
             f"newest signed checkpoint: size {self.tree_size}, root {self.root.hex()}",
-            (
-                f"{self.checkpoints} signed checkpoint(s) and {self.proofs} consistency "
-                "proof(s) verified"
-            ),
         ]
+        if self.export_seq is not None:
+            lines.append(f"exported at {self.exported_at} (log entry {self.export_seq})")
+        lines.append(
+            f"{self.checkpoints} signed checkpoint(s) and {self.proofs} consistency "
+            "proof(s) verified"
+        )
         if self.previous_size is not None:
             state = "consistent" if self.ok else "checked"
             lines.append(f"previous checkpoint (size {self.previous_size}): {state}")
@@ -251,6 +277,8 @@ class BundleReport:
             "problem_count": self.problem_count,
             "seconds": round(self.seconds, 3),
             "workers": self.workers,
+            "export_seq": self.export_seq,
+            "exported_at": self.exported_at,
         }
 
 
@@ -324,14 +352,14 @@ class _Source:
             raise InputError("bundle file is not a readable .zip archive") from None
 
     def _member(self, name: str) -> Path:
-        # Member names come from the manifest: never leave the bundle directory.
-        parts = Path(name).parts
-        if not parts or Path(name).is_absolute() or ".." in parts:
-            raise InputError("bundle member names must be relative paths inside the bundle")
-        return self.path.joinpath(*parts)
+        return self.path.joinpath(*_member_parts(name))
 
     def read(self, name: str, limit: int) -> bytes | None:
-        """A member's bytes, or None when it is missing; InputError when over ``limit``."""
+        """A member's bytes, or None when it is missing; InputError when over ``limit``.
+
+        InputError too when the member cannot be read (corrupt or unsupported
+        compression, an encrypted member, a name the system refuses).
+        """
         try:
             if self._zip is not None:
                 info = self._zip.getinfo(name)
@@ -340,11 +368,16 @@ class _Source:
                 with self._zip.open(info) as f:
                     data = f.read(limit + 1)
             else:
-                with self._member(name).open("rb") as f:
+                path = self._member(name)
+                if not path.is_file():
+                    return None
+                with path.open("rb") as f:
                     data = f.read(limit + 1)
+        except InputError:
+            raise
         except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-        except (OSError, zipfile.BadZipFile):
+        except _READ_ERRORS:
             raise InputError("a bundle member cannot be read") from None
         if len(data) > limit:
             raise InputError("a bundle member is larger than allowed")
@@ -357,10 +390,14 @@ class _Source:
                 info = self._zip.getinfo(name)
                 return self._zip.open(info), info.file_size
             p = self._member(name)
+            if not p.is_file():
+                return None
             return p.open("rb"), p.stat().st_size
+        except InputError:
+            raise
         except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-        except (OSError, zipfile.BadZipFile):
+        except _READ_ERRORS:
             raise InputError("a bundle member cannot be read") from None
 
     def locate(self, name: str) -> tuple[Path, int, int] | None:
@@ -372,6 +409,8 @@ class _Source:
         try:
             if self._zip is None:
                 p = self._member(name)
+                if not p.is_file():
+                    return None
                 return p, 0, p.stat().st_size
             info = self._zip.getinfo(name)
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
@@ -384,12 +423,30 @@ class _Source:
             name_len = int.from_bytes(header[26:28], "little")
             extra_len = int.from_bytes(header[28:30], "little")
             return self.path, info.header_offset + 30 + name_len + extra_len, info.file_size
-        except (KeyError, OSError):
+        except InputError:
+            raise
+        except (KeyError, *_READ_ERRORS):
             return None
 
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _member_parts(name: str) -> tuple[str, ...]:
+    """A member name's path parts; InputError unless it is a plain relative path."""
+    # Member names come from the manifest: never leave the bundle directory, and
+    # never hand the system a name it refuses (NUL, lone surrogates).
+    if "\x00" in name or not name.isprintable():
+        raise InputError("bundle member names must be printable text")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("bundle member names must be valid Unicode text") from None
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or ".." in parts:
+        raise InputError("bundle member names must be relative paths inside the bundle")
+    return parts
 
 
 def _load_key(key: str) -> tuple[str, bytes]:
@@ -404,6 +461,13 @@ def _open_checkpoint(note: bytes, name: str, public_key: bytes) -> tuple[int, by
     if cp.origin != name:
         raise IntegrityError("checkpoint names another log")
     return cp.size, cp.root
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+        raise InputError("text is not valid Unicode") from None
 
 
 def _hex_hash(value: object) -> bytes:
@@ -425,27 +489,77 @@ def _nat(value: object, what: str) -> int:
 
 
 @dataclass(slots=True)
+class _Bound:
+    """An entry outside the bundle's range, with its inclusion proof (``bounds``)."""
+
+    seq: int
+    entry: bytes | None  # None: not valid UTF-8 text
+    proof: list[bytes]
+
+
+@dataclass(slots=True)
 class _Manifest:
+    version: int
     origin: str
     start: int
     end: int
+    since: str | None
+    until: str | None
     frontier: list[bytes]
     entries_file: str
     count: int
     checkpoints: list[tuple[int, str]]
     proofs: dict[tuple[int, int], list[bytes]]
+    bounds: list[_Bound]
+
+
+def _load_json(raw: bytes, what: str) -> object:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack.
+        raise InputError(f"{what} is not valid JSON") from None
+
+
+def _bound_time(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TS.fullmatch(value):
+        raise InputError(
+            f"manifest range.{what} must be null or a time YYYY-MM-DDTHH:MM:SS.ffffffZ"
+        )
+    return value
+
+
+def _parse_bounds(raw: object) -> list[_Bound]:
+    if not isinstance(raw, list):
+        raise InputError("manifest bounds must be a list")
+    bounds: list[_Bound] = []
+    for item in raw:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("entry"), str)
+            or not isinstance(item.get("proof"), list)
+        ):
+            raise InputError("manifest bounds need seq, entry and proof")
+        text: str = item["entry"]
+        try:
+            data: bytes | None = text.encode("utf-8")
+        except UnicodeEncodeError:
+            data = None
+        seq = _nat(item.get("seq"), "bounds seq")
+        bounds.append(_Bound(seq, data, [_hex_hash(h) for h in item["proof"]]))
+    return bounds
 
 
 def _parse_manifest(raw: bytes) -> _Manifest:
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InputError("manifest.json is not valid JSON") from None
+    doc = _load_json(raw, "manifest.json")
     if not isinstance(doc, dict):
         raise InputError("manifest.json must hold an object")
     if doc.get("format") != BUNDLE_FORMAT:
         raise InputError("manifest.json is not a credit-vault audit bundle manifest")
-    if doc.get("version") != BUNDLE_VERSION:
+    version = doc.get("version")
+    if type(version) is not int or version not in _BUNDLE_VERSIONS:
         raise InputError("unsupported bundle version")
     origin = doc.get("origin")
     rng = doc.get("range")
@@ -455,6 +569,7 @@ def _parse_manifest(raw: bytes) -> _Manifest:
     start, end = _nat(rng.get("start"), "range.start"), _nat(rng.get("end"), "range.end")
     if start > end:
         raise InputError("manifest range must have start <= end")
+    since, until = _bound_time(rng.get("since"), "since"), _bound_time(rng.get("until"), "until")
     frontier_raw = doc.get("start_frontier", [])
     if not isinstance(frontier_raw, list):
         raise InputError("manifest start_frontier must be a list of hashes")
@@ -482,13 +597,30 @@ def _parse_manifest(raw: bytes) -> _Manifest:
             raise InputError("manifest consistency proofs need old_size, new_size and proof")
         key = (_nat(item.get("old_size"), "old_size"), _nat(item.get("new_size"), "new_size"))
         proofs[key] = [_hex_hash(h) for h in item["proof"]]
-    return _Manifest(origin, start, end, frontier, entries_file, count, cps, proofs)
+    if version >= 2 and "bounds" not in doc:
+        raise InputError("a version 2 manifest needs bounds")
+    bounds = _parse_bounds(doc.get("bounds", []))
+    return _Manifest(
+        version,
+        origin,
+        start,
+        end,
+        since,
+        until,
+        frontier,
+        entries_file,
+        count,
+        cps,
+        proofs,
+        bounds,
+    )
 
 
 # --- scanning entries -------------------------------------------------------------------
 
 # What _scan returns: the chunk base, line count, first and last timestamps, problems,
-# the chunk's compact range (heights, hashes) and snapshots at requested sizes.
+# the chunk's compact range (heights, hashes), snapshots at requested sizes and
+# the chunk's last line (the range checks read the bundle's last entry).
 _ScanResult = tuple[
     int | None,
     int,
@@ -498,6 +630,7 @@ _ScanResult = tuple[
     list[int],
     list[bytes],
     list[tuple[int, list[int], list[bytes]]],
+    bytes | None,
 ]
 
 
@@ -513,10 +646,10 @@ def _scan(data: bytes, base: int | None, points: tuple[int, ...]) -> _ScanResult
     problems: list[tuple[int, str]] = []
     if base is None:
         if not lines:
-            return (None, 0, None, None, [], [], [], [])
+            return (None, 0, None, None, [], [], [], [], None)
         first = is_canonical_entry(lines[0])
         if isinstance(first, str) or first[0] < 0:
-            return (None, 0, None, None, [], [], [], [])
+            return (None, 0, None, None, [], [], [], [], None)
         base = first[0]
     fast = _FAST.fullmatch
     sha = sha256
@@ -573,7 +706,8 @@ def _scan(data: bytes, base: int | None, points: tuple[int, ...]) -> _ScanResult
             next_point = next(todo, -1)
     if first_ts is None:
         first_ts = last_ts
-    return (base, len(lines), first_ts, last_ts, problems, heights, hashes, snapshots)
+    last_line = lines[-1] if lines else None
+    return (base, len(lines), first_ts, last_ts, problems, heights, hashes, snapshots, last_line)
 
 
 def _scan_file(
@@ -648,19 +782,25 @@ class _Merger:
         self.expected = start
         self.points = points
         self.problems = problems
+        self.first_ts: bytes | None = None
         self.last_ts: bytes | None = None
+        self.last_line: bytes | None = None
         self.roots: dict[int, bytes] = {}
         if start in points:
             self.roots[start] = self.acc.root()
 
     def merge(self, result: _ScanResult) -> None:
-        _base, count, first_ts, chunk_last, found, heights, hashes, snaps = result
+        _base, count, first_ts, chunk_last, found, heights, hashes, snaps, last_line = result
         for pos, what in found:
             self.problems.add(pos, what)
         if first_ts is not None and self.last_ts is not None and first_ts < self.last_ts:
             self.problems.add(self.expected, "time goes backwards")
+        if self.first_ts is None:
+            self.first_ts = first_ts
         if chunk_last is not None:
             self.last_ts = chunk_last
+        if last_line is not None:
+            self.last_line = last_line
         for p, sh, sx in snaps:
             r = self.acc.copy()
             for h, x in zip(sh, sx, strict=True):
@@ -679,8 +819,8 @@ def _scan_all(
     points: tuple[int, ...],
     workers: int | None,
     problems: _Problems,
-) -> tuple[int, dict[int, bytes], int] | None:
-    """Scan the entries member; return (lines, {point: root}, processes), None if missing."""
+) -> tuple[_Merger, int] | None:
+    """Scan the entries member; return (what was merged, processes), None if missing."""
     merger = _Merger(start, frontier, points, problems)
     located = source.locate(member)
     if located is not None:
@@ -711,7 +851,7 @@ def _scan_all(
         if not parallel:
             for task in tasks:
                 merger.merge(redo(task))
-            return merger.expected - start, merger.roots, 1
+            return merger, 1
         with _pool_context().Pool(nproc) as pool:
             window: deque[tuple[tuple[int, int], Any]] = deque()
             first = True
@@ -725,7 +865,7 @@ def _scan_all(
             while window:
                 t, res = window.popleft()
                 _merge_checked(merger, res.get(), lambda t=t: redo(t))
-        return merger.expected - start, merger.roots, nproc
+        return merger, nproc
 
     opened = source.open(member)
     if opened is None:
@@ -736,7 +876,7 @@ def _scan_all(
         if not parallel:
             for chunk in chunks:
                 merger.merge(_scan(_terminated(chunk, merger, problems), merger.expected, points))
-            return merger.expected - start, merger.roots, 1
+            return merger, 1
         with _pool_context().Pool(nproc) as pool:
             cwindow: deque[tuple[bytes, Any]] = deque()
             first = True
@@ -751,7 +891,7 @@ def _scan_all(
             while cwindow:
                 c, res = cwindow.popleft()
                 _merge_checked(merger, res.get(), lambda c=c: _scan(c, merger.expected, points))
-    return merger.expected - start, merger.roots, nproc
+    return merger, nproc
 
 
 def _terminated(chunk: bytes, merger: _Merger, problems: _Problems) -> bytes:
@@ -820,9 +960,21 @@ def _verify(
         problems.fatal("the bundle names another log than the verifier key")
     if m.count != m.end - m.start:
         problems.fatal("manifest entry count does not match its range")
+    for member in (m.entries_file, *(f for _s, f in m.checkpoints)):
+        _member_parts(member)
+    if m.entries_file != ENTRIES_FILE:
+        # Only the documented member is read: what auditors and tools open is
+        # what gets verified.
+        problems.fatal(f"manifest entries.file must be {ENTRIES_FILE!r}")
 
     signed: dict[int, bytes] = {}
     for size, member in m.checkpoints:
+        if member != _checkpoint_member(size):
+            problems.bound(
+                min(size, m.end),
+                f"checkpoint for size {size} must be stored as {_checkpoint_member(size)!r}",
+            )
+            continue
         note = source.read(member, _MAX_NOTE)
         if note is None:
             problems.bound(min(size, m.end), f"checkpoint file for size {size} is missing")
@@ -860,14 +1012,21 @@ def _verify(
     frontier = IntervalRange.from_frontier(m.start, m.frontier)
 
     nproc = 1
-    scanned = _scan_all(
-        source, m.entries_file, m.start, frontier, tuple(sorted(points)), workers, problems
-    )
+    try:
+        scanned = _scan_all(
+            source, ENTRIES_FILE, m.start, frontier, tuple(sorted(points)), workers, problems
+        )
+    except InputError:
+        raise
+    except _READ_ERRORS:
+        raise InputError("a bundle member cannot be read") from None
+    merged: _Merger | None = None
     if scanned is None:
         problems.add(m.start, "the entries file is missing")
         lines, roots = 0, dict[int, bytes]()
     else:
-        lines, roots, nproc = scanned
+        merged, nproc = scanned
+        lines, roots = merged.expected - m.start, merged.roots
     if lines < m.count:
         problems.add(m.start + lines, "the bundle ends before its stated range does")
     elif lines > m.count:
@@ -953,6 +1112,12 @@ def _verify(
         else:
             problems.bound(min(old, m.end), f"consistency proof from size {old} to {new} fails")
 
+    export_seq: int | None = None
+    exported_at: str | None = None
+    if signed and lines == m.count:
+        # (An entries file that does not hold exactly the range is reported above.)
+        export_seq, exported_at = _check_range(m, tree_size, tree_root, merged, problems)
+
     return BundleReport(
         ok=problems.count == 0,
         origin=m.origin,
@@ -970,7 +1135,148 @@ def _verify(
         problem_count=problems.count,
         seconds=time.perf_counter() - started,
         workers=nproc,
+        export_seq=export_seq,
+        exported_at=exported_at,
     )
+
+
+def _checkpoint_member(size: int) -> str:
+    return f"{CHECKPOINT_DIR}/{size}.txt"
+
+
+def _check_range(
+    m: _Manifest,
+    size: int,
+    root: bytes,
+    merged: _Merger | None,
+    problems: _Problems,
+) -> tuple[int | None, str | None]:
+    """Bind the manifest's unsigned range to the signed log; return the export's (seq, time).
+
+    The newest signed checkpoint of an export covers the export's own log entry
+    as its last leaf, and that entry records the time range asked for
+    (``x_since``/``x_until``). The range ``[start, end)`` must be exactly the
+    entries with times in it: ``start`` is 0 or follows an entry before
+    ``since``, ``end`` is the tree size or an entry at or after ``until``. The
+    entries just outside the range come from ``bounds`` with inclusion proofs;
+    those inside from the verified entries file (``merged``, when it holds
+    exactly the range). So cutting entries off either end, or checkpoints off
+    the top, fails here.
+    """
+    if m.end > size:
+        return None, None  # already reported: entries after the newest signed checkpoint
+    hint = " (version 1 bundles carry no bounds: export again)" if m.version == 1 else ""
+    known: dict[int, dict[str, Any]] = {}
+    for b in m.bounds:
+        if b.entry is None:
+            problems.add(b.seq, "a bounds entry is not valid UTF-8 text")
+            continue
+        checked = is_canonical_entry(b.entry)
+        if isinstance(checked, str):
+            problems.add(b.seq, f"bounds entry: {checked}")
+            continue
+        if checked[0] != b.seq:
+            problems.add(b.seq, "a bounds entry holds another seq than stated")
+            continue
+        if not verify_inclusion(leaf_hash(b.entry), b.seq, size, b.proof, root):
+            problems.add(b.seq, "a bounds entry is not included in the newest signed checkpoint")
+            continue
+        known[b.seq] = parse_canonical(b.entry)
+    first_ts: str | None = None
+    last_ts: str | None = None
+    if merged is not None and m.end > m.start:
+        first_ts = merged.first_ts.decode("ascii") if merged.first_ts is not None else None
+        last_ts = merged.last_ts.decode("ascii") if merged.last_ts is not None else None
+        if m.end == size and merged.last_line is not None:
+            try:
+                doc = parse_canonical(merged.last_line)
+            except InputError:
+                doc = {}
+            if doc.get("seq") == size - 1:
+                known.setdefault(size - 1, doc)
+
+    def ts_of(seq: int) -> str | None:
+        if seq == m.start and first_ts is not None:
+            return first_ts
+        if seq == m.end - 1 and last_ts is not None:
+            return last_ts
+        ts = known.get(seq, {}).get("ts")
+        return ts if isinstance(ts, str) else None
+
+    export = known.get(size - 1)
+    since: object = m.since
+    until: object = m.until
+    if size == 0:
+        problems.add(0, "the newest signed checkpoint is of the empty log: no export covers it")
+    elif export is None:
+        problems.add(
+            min(m.end, size - 1),
+            f"the bundle does not show its export entry (seq {size - 1}), the last one the "
+            f"newest signed checkpoint covers{hint}",
+        )
+    elif (
+        export.get("op") != "export"
+        or export.get("outcome") != "ok"
+        or export.get("x_format") != "bundle"
+    ):
+        problems.add(
+            size - 1,
+            "the newest signed checkpoint does not end with the export entry of a bundle: "
+            "entries or checkpoints were cut off",
+        )
+        export = None
+    else:
+        # From here on the signed range counts, not the manifest's copy.
+        since, until = export.get("x_since"), export.get("x_until")
+        if (since, until) != (m.since, m.until):
+            problems.fatal(
+                "the manifest's since/until differ from those in the signed export entry"
+            )
+    if since is None:
+        if m.start != 0:
+            problems.add(0, f"the export began at seq 0 but the bundle at {m.start}: head cut off")
+    elif isinstance(since, str):
+        if m.start > 0:
+            before = ts_of(m.start - 1)
+            if before is None:
+                problems.add(m.start - 1, f"no signed entry shows where the range starts{hint}")
+            elif before >= since:
+                problems.add(
+                    m.start - 1,
+                    "an entry before the bundle's first is in the exported "
+                    "time range: head cut off",
+                )
+        if m.start < size:
+            first = ts_of(m.start)
+            if first is None:
+                problems.add(m.start, f"no signed entry shows where the range starts{hint}")
+            elif first < since:
+                problems.add(m.start, "the bundle starts before the exported time range")
+    if until is None:
+        if m.end != size:
+            problems.add(
+                m.end, f"the export ran to seq {size} but the bundle ends at {m.end}: tail cut off"
+            )
+    elif isinstance(until, str):
+        if m.end < size:
+            after = ts_of(m.end)
+            if after is None:
+                problems.add(m.end, f"no signed entry shows where the range ends{hint}")
+            elif after < until:
+                problems.add(
+                    m.end,
+                    "an entry after the bundle's last is in the exported time range: tail cut off",
+                )
+        if m.start < m.end:
+            last = ts_of(m.end - 1)
+            if last is None:
+                problems.add(m.end - 1, f"no signed entry shows where the range ends{hint}")
+            elif last >= until:
+                problems.add(m.end - 1, "the bundle ends after the exported time range")
+    if export is None:
+        return None, None
+    ts = export.get("ts")
+    return size - 1, ts if isinstance(ts, str) else None
 
 
 # --- the subject extract verifier -------------------------------------------------------
@@ -990,10 +1296,7 @@ def verify_subject_extract(path: str | os.PathLike[str], key: str) -> ExtractRep
         raise InputError("the subject extract cannot be read") from None
     if len(raw) > _MAX_EXTRACT:
         raise InputError("the subject extract is larger than allowed")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InputError("the subject extract is not valid JSON") from None
+    doc = _load_json(raw, "the subject extract")
     if not isinstance(doc, dict) or doc.get("format") != EXTRACT_FORMAT:
         raise InputError("the file is not a credit-vault subject extract")
     if doc.get("version") != EXTRACT_VERSION:
@@ -1011,9 +1314,13 @@ def verify_subject_extract(path: str | os.PathLike[str], key: str) -> ExtractRep
         problems.fatal("the extract names another log than the verifier key")
     size, root = 0, b""
     try:
-        size, root = _open_checkpoint(note.encode("utf-8"), name, public_key)
+        size, root = _open_checkpoint(_utf8(note), name, public_key)
     except (IntegrityError, InputError):
         problems.fatal("the extract's checkpoint does not verify under the key")
+    # The extract repeats the signed size and root in clear; a reader that shows
+    # them must see the verified values.
+    if root and (doc.get("tree_size") != size or doc.get("root") != root.hex()):
+        problems.fatal("the extract's tree_size/root differ from its signed checkpoint")
     decoded: list[dict[str, Any]] = []
     last_seq = -1
     for item in items:
@@ -1022,7 +1329,11 @@ def verify_subject_extract(path: str | os.PathLike[str], key: str) -> ExtractRep
         if not isinstance(text, str) or not isinstance(proof_raw, list):
             problems.fatal("an extract item needs entry and proof")
             continue
-        data = text.encode("utf-8")
+        try:
+            data = _utf8(text)
+        except InputError:
+            problems.add(None, "entry is not valid Unicode text")
+            continue
         checked = is_canonical_entry(data)
         if isinstance(checked, str):
             problems.add(None, checked)
@@ -1034,12 +1345,17 @@ def verify_subject_extract(path: str | os.PathLike[str], key: str) -> ExtractRep
             problems.add(seq, "inclusion proof holds a malformed hash")
             continue
         entry = parse_canonical(data)
+        lh = leaf_hash(data)
+        if item.get("seq") != seq:
+            problems.add(seq, "the item's seq differs from its entry's")
+        if item.get("leaf_hash") != lh.hex():
+            problems.add(seq, "the item's leaf_hash differs from its entry's")
         if entry.get("subject") != subject:
             problems.add(seq, "entry is about another subject")
         if seq <= last_seq:
             problems.add(seq, "entries are not in sequence order")
         last_seq = max(last_seq, seq)
-        if root and not verify_inclusion(leaf_hash(data), seq, size, proof, root):
+        if root and not verify_inclusion(lh, seq, size, proof, root):
             problems.add(seq, "inclusion proof does not verify against the signed checkpoint")
         decoded.append(entry)
     return ExtractReport(

@@ -27,12 +27,14 @@ __all__ = [
     "Head",
     "StoredCheckpoint",
     "StoredEntry",
+    "StoredRow",
     "append",
     "count_entries",
     "entries_between",
     "first_seq_at_or_after",
     "first_ts",
     "iter_entries",
+    "iter_rows",
     "latest_checkpoint",
     "leaf_hashes_between",
     "list_checkpoints",
@@ -172,6 +174,52 @@ def iter_entries(
             return
         for r in rows:
             yield StoredEntry(seq=int(r.seq), entry=bytes(r.entry), leaf_hash=bytes(r.leaf_hash))
+        pos = int(rows[-1].seq) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """A stored entry with its lookup columns, which are not hashed (for verification)."""
+
+    seq: int
+    entry: bytes
+    leaf_hash: bytes
+    ts: datetime | None
+    actor_id: str | None
+    op: str | None
+    subject_pseudonym: str | None
+
+
+def iter_rows(conn: Connection, *, batch: int = 5000) -> Iterator[StoredRow]:
+    """Every stored entry row with its lookup columns, in sequence order (constant memory)."""
+    pos = 0
+    while True:
+        rows = conn.execute(
+            select(
+                _E.c.seq,
+                _E.c.entry,
+                _E.c.leaf_hash,
+                _E.c.ts,
+                _E.c.actor_id,
+                _E.c.op,
+                _E.c.subject_pseudonym,
+            )
+            .where(_E.c.seq >= pos)
+            .order_by(_E.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield StoredRow(
+                seq=int(r.seq),
+                entry=bytes(r.entry),
+                leaf_hash=bytes(r.leaf_hash),
+                ts=as_utc(r.ts),
+                actor_id=r.actor_id,
+                op=r.op,
+                subject_pseudonym=r.subject_pseudonym,
+            )
         pos = int(rows[-1].seq) + 1
 
 

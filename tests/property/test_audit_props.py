@@ -26,7 +26,7 @@ from credit_vault.audit import (
     verify_inclusion,
 )
 from credit_vault.errors import InputError
-from tests.unit.test_audit_verify import build_bundle, entry, key
+from tests.unit.test_audit_verify import build_bundle, entries, entry, key
 
 MAX_SIZE = 1000
 
@@ -223,7 +223,7 @@ def test_fast_canonical_check_agrees_with_the_exact_check_on_damaged_lines(
 def test_any_tampering_with_a_bundle_is_caught(
     size: int, cut: int, tamper: str, data: st.DataObject
 ) -> None:
-    lines = [entry(i) for i in range(size)]
+    lines = entries(size)
     checkpoints = sorted({min(cut, size), size // 2})
     with tempfile.TemporaryDirectory() as d:
         bundle = build_bundle(Path(d) / "b", lines, checkpoints)

@@ -98,7 +98,7 @@ def test_feed_writer_writes_atomically(tmp_path: Path, fmt: str) -> None:
         rows = list(csv.reader(io.StringIO(text)))
         assert rows[0] == list(CSV_COLUMNS)
         assert [r[0] for r in rows[1:]] == ["0", "1", "2"]
-        assert rows[2][-1] == leaf_hash(entry(1)).hex()
+        assert rows[2][CSV_COLUMNS.index("leaf_hash")] == leaf_hash(entry(1)).hex()
     elif fmt == "ocsf":
         events = [json.loads(x) for x in text.splitlines()]
         assert [e["metadata"]["sequence"] for e in events] == [0, 1, 2]

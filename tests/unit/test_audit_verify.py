@@ -29,6 +29,7 @@ from credit_vault.audit import (
     MerkleTree,
     _verify,
     canonical_json,
+    format_ts,
     is_canonical_entry,
     leaf_hash,
     parse_canonical,
@@ -77,9 +78,18 @@ def entry(seq: int, *, seconds: int | None = None, **kw: Any) -> bytes:
     return e.canonical(seq, T0 + timedelta(seconds=seq if seconds is None else seconds))
 
 
-def entries(n: int) -> list[bytes]:
-    """``n`` entries, one second apart."""
-    return [entry(i) for i in range(n)]
+def export_entry(seq: int, *, since: int | None = None, until: int | None = None) -> bytes:
+    """The log entry of a bundle export of the times of entries ``[since, until)``."""
+    extra: tuple[tuple[str, str], ...] = (("format", "bundle"),)
+    for name, bound in (("since", since), ("until", until)):
+        if bound is not None:
+            extra += ((name, format_ts(T0 + timedelta(seconds=bound))),)
+    return entry(seq, op="export", purpose="audit", actor_role="auditor", extra=extra)
+
+
+def entries(n: int, *, since: int | None = None, until: int | None = None) -> list[bytes]:
+    """``n`` entries, one second apart; the last is the export's own entry, as in a real log."""
+    return [*(entry(i) for i in range(n - 1)), export_entry(n - 1, since=since, until=until)]
 
 
 def build_bundle(
@@ -105,6 +115,8 @@ def build_bundle(
     links.extend(extra_proofs)
     frontier = CompactRange()
     frontier.extend(tree.leaf_hash(i) for i in range(start))
+    export = parse_canonical(lines[-1]) if lines else {}
+    bounds = sorted(s for s in {start - 1, stop, n - 1} if 0 <= s < n and not start <= s < stop)
     with BundleWriter(dest) as w:
         w.write_entries(lines[start:stop])
         cps = [
@@ -114,9 +126,14 @@ def build_bundle(
         w.finish(
             {
                 "format": "credit-vault-audit-bundle",
-                "version": 1,
+                "version": 2,
                 "origin": ORIGIN,
-                "range": {"start": start, "end": stop},
+                "range": {
+                    "start": start,
+                    "end": stop,
+                    "since": export.get("x_since"),
+                    "until": export.get("x_until"),
+                },
                 "start_frontier": [h.hex() for h in frontier.nodes],
                 "entries": {"file": "entries.jsonl", "count": stop - start},
                 "checkpoints": cps,
@@ -127,6 +144,14 @@ def build_bundle(
                         "proof": [h.hex() for h in tree.consistency_proof(a, b)],
                     }
                     for a, b in links
+                ],
+                "bounds": [
+                    {
+                        "seq": s,
+                        "entry": lines[s].decode("utf-8"),
+                        "proof": [h.hex() for h in tree.inclusion_proof(s, n)],
+                    }
+                    for s in bounds
                 ],
             }
         )
@@ -169,15 +194,21 @@ def test_valid_bundle_verifies(tmp_path: Path, suffix: str) -> None:
 
 
 def test_empty_log_bundle(tmp_path: Path) -> None:
+    # A real export logs itself, so its newest checkpoint is never of the empty log.
     r = verify_bundle(build_bundle(tmp_path / "b", []), key())
-    assert r.ok, r.problems
+    assert not r.ok
     assert r.entries == 0
+    assert r.first_bad_seq == 0
+    # The smallest real bundle: the export's own entry.
+    one = verify_bundle(build_bundle(tmp_path / "one", entries(1)), key())
+    assert one.ok, one.problems
+    assert one.export_seq == 0
 
 
 def test_range_bundle_uses_the_start_frontier_and_a_proof_to_the_next_checkpoint(
     tmp_path: Path,
 ) -> None:
-    lines = entries(50)
+    lines = entries(50, since=13, until=21)
     b = build_bundle(tmp_path / "b", lines, [10, 30], start=13, end=21)
     r = verify_bundle(b, key())
     assert r.ok, r.problems
@@ -331,10 +362,9 @@ def test_missing_final_newline_and_trailing_garbage(tmp_path: Path) -> None:
 
 
 def test_entries_after_the_newest_checkpoint_are_refused(tmp_path: Path) -> None:
-    lines = entries(12)
-    b = build_bundle(tmp_path / "b", lines[:10])
+    b = build_bundle(tmp_path / "b", entries(10))
     with (b / "entries.jsonl").open("ab") as f:
-        f.write(lines[10] + b"\n")
+        f.write(entry(10) + b"\n")
     doc = manifest(b)
     doc["range"] = {"start": 0, "end": 11}
     doc["entries"] = {"file": "entries.jsonl", "count": 11}
@@ -391,13 +421,14 @@ def test_two_checkpoints_of_one_size_with_different_roots_is_a_fork(tmp_path: Pa
     write_manifest(b, doc)
     r = verify_bundle(b, key())
     assert not r.ok
-    assert any("forked history" in p for p in r.problems)
+    # Checkpoints are read only as checkpoints/<size>.txt, so a bundle holds one per size.
+    assert any("must be stored as 'checkpoints/4.txt'" in p for p in r.problems)
 
 
 @pytest.mark.parametrize("damage", ["flip", "drop", "add", "remove-proof"])
 def test_damaged_consistency_proof_fails(tmp_path: Path, damage: str) -> None:
     # Checkpoints outside the entries' range are only linked by proofs.
-    b = build_bundle(tmp_path / "b", entries(40), [3, 9, 25], start=10, end=20)
+    b = build_bundle(tmp_path / "b", entries(40, since=10, until=20), [3, 9, 25], start=10, end=20)
     assert verify_bundle(b, key()).ok
     doc = manifest(b)
     proofs = doc["consistency"]
@@ -463,7 +494,7 @@ def test_previous_checkpoint_consistent(tmp_path: Path) -> None:
 
 
 def test_previous_checkpoint_before_a_range_needs_a_proof_in_the_bundle(tmp_path: Path) -> None:
-    lines = entries(40)
+    lines = entries(40, since=20)
     tree = MerkleTree([leaf_hash(x) for x in lines])
     prev = sign_checkpoint(5, tree.root(5))
     plain = build_bundle(tmp_path / "plain", lines, [30], start=20)
@@ -474,12 +505,15 @@ def test_previous_checkpoint_before_a_range_needs_a_proof_in_the_bundle(tmp_path
     assert verify_bundle(linked, key(), previous=prev).ok
 
 
-def test_truncation_is_caught_only_with_the_previous_checkpoint(tmp_path: Path) -> None:
+def test_truncation_by_the_key_holder_is_caught_only_with_the_previous_checkpoint(
+    tmp_path: Path,
+) -> None:
     lines = entries(40)
     tree = MerkleTree([leaf_hash(x) for x in lines])
     prev = sign_checkpoint(40, tree.root(40))
-    # The operator drops the last five entries and re-signs: alone it looks fine.
-    b = build_bundle(tmp_path / "b", lines[:35], [10])
+    # The operator drops the last entries, logs a new export and re-signs: alone it
+    # looks fine (cutting a bundle without the key fails: test_audit_review_fixes.py).
+    b = build_bundle(tmp_path / "b", entries(35), [10])
     assert verify_bundle(b, key()).ok
     r = verify_bundle(b, key(), previous=prev)
     assert not r.ok
@@ -545,7 +579,7 @@ def test_entries_with_escapes_and_non_ascii_verify(tmp_path: Path) -> None:
         entry(0, reason="line\nbreak"),
         entry(1, actor_id="名字"),
         entry(2, extra=(("object", "ob_1"),)),
-        entry(3),
+        export_entry(3),
     ]
     assert verify_bundle(build_bundle(tmp_path / "b", lines, [2]), key()).ok
 
