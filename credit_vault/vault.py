@@ -898,6 +898,7 @@ class Vault:
         assert decision.purpose is not None  # noqa: S101 - allowed decisions carry their purpose
         scope = decision.purpose.scope
         consent_purpose = decision.purpose.consent
+        ended_records = decision.purpose.ended_records
         only = {c.code for c in requested} if categories is not None else None
 
         now = self._now()
@@ -936,6 +937,7 @@ class Vault:
                         state=row.state,
                         window=window,
                         today=today,
+                        ended_records=ended_records,
                     ):
                         continue
                     if row.disputed and decision.purpose.restrict_disputed:

@@ -54,6 +54,11 @@ class Purpose:
     description: str = ""
     # GDPR Art 18: withhold records while their accuracy is contested (open objection).
     restrict_disputed: bool = False
+    # Records whose disclosure ended early (repaired, revoked) reach a retained-scope
+    # purpose only with this flag: repair ends publication, sharing and use (N1) and a
+    # revoked decision is withdrawn (S5, N3); the subject's own view and the handlers
+    # deciding objections and repairs keep seeing them.
+    ended_records: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +392,7 @@ def _purpose_from(name: str, raw: object) -> Purpose:
         "consent",
         "self_only",
         "restrict_disputed",
+        "ended_records",
     }
     if unknown:
         raise InvalidPolicy(f"{where}: unknown keys {_keys(unknown)}")
@@ -407,6 +413,7 @@ def _purpose_from(name: str, raw: object) -> Purpose:
         self_only=_flag(raw, "self_only", where),
         description=description,
         restrict_disputed=_flag(raw, "restrict_disputed", where),
+        ended_records=_flag(raw, "ended_records", where),
     )
 
 

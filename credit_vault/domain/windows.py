@@ -153,23 +153,27 @@ def is_visible(
     state: str,
     window: Window,
     today: date,
+    ended_records: bool = False,
 ) -> bool:
     """Whether a record reaches a purpose today.
 
     Disclosable-scope purposes see a record only while its window is open and its
     disclosure has not ended early (repair, revocation); consent-only categories
     reach them only under a consent purpose. Retained-scope purposes see every
-    record not yet purged. From the start of its purge date a record reaches no
+    record not yet purged, except records whose disclosure ended early, which only
+    purposes with ``ended_records`` see (the subject's own view, the handlers of
+    objections and repairs): repair ends sharing and use (N1), a revoked decision is
+    withdrawn (S5, N3). From the start of its purge date a record reaches no
     purpose, whether or not a sweep has shredded it yet (Z2, S3).
     """
     if state == "purged":
         return False
     if window.purge_on is not None and today >= window.purge_on:
         return False
+    if state in DISCLOSURE_ENDED_STATES:
+        return scope == "retained" and ended_records
     if scope == "retained":
         return True
-    if state in DISCLOSURE_ENDED_STATES:
-        return False
     if window.mode == "consent_only":
         return consent_purpose and (window.purge_on is None or today < window.purge_on)
     return window.open_on(today)

@@ -244,11 +244,28 @@ def test_window_boundaries(today: date, disclosable: bool) -> None:
 
 def test_retained_scope_sees_until_the_purge_date_only() -> None:
     for state in LIVE_STATES:
-        kw = {"scope": "retained", "consent_purpose": False, "state": state, "window": WIN}
+        kw = {
+            "scope": "retained",
+            "consent_purpose": False,
+            "state": state,
+            "window": WIN,
+            "ended_records": True,
+        }
         assert is_visible(**kw, today=D(2029, 11, 30))  # type: ignore[arg-type]
         assert not is_visible(**kw, today=D(2029, 12, 1))  # type: ignore[arg-type]
     assert not is_visible(
         scope="retained", consent_purpose=False, state="purged", window=WIN, today=D(2025, 5, 1)
+    )
+
+
+@pytest.mark.parametrize("state", ["repaired", "revoked"])
+def test_ended_states_reach_retained_purposes_only_with_ended_records(state: str) -> None:
+    # N1: repair ends publication, sharing and use; S5/N3: a revoked decision is withdrawn.
+    kw = {"scope": "retained", "consent_purpose": False, "state": state, "window": WIN}
+    assert not is_visible(**kw, today=D(2025, 5, 1))  # type: ignore[arg-type]
+    assert is_visible(**kw, today=D(2025, 5, 1), ended_records=True)  # type: ignore[arg-type]
+    assert is_visible(  # an active record is not affected by the flag
+        scope="retained", consent_purpose=False, state="active", window=WIN, today=D(2025, 5, 1)
     )
 
 
