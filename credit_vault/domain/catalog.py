@@ -263,6 +263,10 @@ class Category:
     disclosure_starts: Literal["decided_on", "occurred_on"] = "decided_on"
     disclosure_max: Period | None = None
     repair_after: Period | None = None
+    # The repair minimum of a record whose disclosure a source extended beyond the
+    # default period (listed as serious: N1 gives serious dishonesty 1 year minimum
+    # where general gets 3 months); None: ``repair_after`` applies to every record.
+    repair_after_extended: Period | None = None
     retention: Period | None = None
     retention_from: Literal["conduct_end", "decided_on"] = "conduct_end"
     min_age: int | None = None
@@ -531,6 +535,7 @@ _CATEGORY_KEYS = frozenset(
         "disclosure_starts",
         "disclosure_max",
         "repair_after",
+        "repair_after_extended",
         "retention",
         "retention_from",
         "retention_mandatory",
@@ -673,6 +678,17 @@ def _category_from(raw: object, templates: Mapping[str, tuple[FieldSpec, ...]]) 
         and disclosure_max.approx_days() < disclosure.approx_days()
     ):
         raise InvalidCatalog(f"{where}: disclosure_max is shorter than the default disclosure")
+    repair_after = _period(raw.get("repair_after"), where, "repair_after")
+    repair_after_extended = _period(
+        raw.get("repair_after_extended"), where, "repair_after_extended"
+    )
+    if repair_after_extended is not None and (
+        repair_after is None or disclosure_max is None or not isinstance(disclosure, Period)
+    ):
+        raise InvalidCatalog(
+            f"{where}: repair_after_extended needs repair_after, a disclosure period "
+            "and a disclosure_max to extend it to"
+        )
     starts = _choice(
         raw.get("disclosure_starts", "decided_on"),
         ("decided_on", "occurred_on"),
@@ -711,7 +727,8 @@ def _category_from(raw: object, templates: Mapping[str, tuple[FieldSpec, ...]]) 
         disclosure=disclosure,
         disclosure_starts=cast("Literal['decided_on', 'occurred_on']", starts),
         disclosure_max=disclosure_max,
-        repair_after=_period(raw.get("repair_after"), where, "repair_after"),
+        repair_after=repair_after,
+        repair_after_extended=repair_after_extended,
         retention=retention,
         retention_from=cast("Literal['conduct_end', 'decided_on']", retention_from),
         min_age=min_age,

@@ -124,6 +124,7 @@ def compute_window(
         return Window(mode=mode, starts_on=None, ends_on=None, purge_on=purge_on, repair_from=None)
 
     end = add_period(start, period)
+    extended = disclosure_until is not None and disclosure_until > end
     if disclosure_until is not None:
         limit = add_period(start, category.disclosure_max or period)
         if disclosure_until < end:
@@ -140,7 +141,12 @@ def compute_window(
     if purge_on is not None and end > purge_on:
         # Nothing is disclosed after it must be deleted (Z2, S3).
         end = purge_on
-    repair_from = add_period(start, category.repair_after) if category.repair_after else None
+    repair_after = category.repair_after
+    if category.repair_after_extended is not None and extended:
+        # A source extended the period: the record is listed as serious (e.g. wage
+        # arrears, 1 y general / 3 y serious), with the longer repair minimum (N1).
+        repair_after = category.repair_after_extended
+    repair_from = add_period(start, repair_after) if repair_after else None
     return Window(
         mode="period", starts_on=start, ends_on=end, purge_on=purge_on, repair_from=repair_from
     )

@@ -263,3 +263,31 @@ def test_an_altered_field_list_is_an_integrity_error_and_logged(vault: Vault) ->
     with pytest.raises(IntegrityError):
         vault.query(me, purpose="self_query", subject=person)
     assert _ops_since(vault, before) == [("query", "error")]
+
+
+def test_wage_arrears_listed_as_serious_wait_a_year_for_repair(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    wages = "labour.wage_arrears"
+    person = SubjectRef.person(citizen_id(7))
+    me = Actor(id="me", role="subject", subject=person)
+    listed = vault.ingest(
+        clerk_for(wages),
+        record_for(
+            vault,
+            wages,
+            person,
+            decided_on=date(2025, 3, 1),
+            occurred_on=date(2025, 1, 1),
+            disclosure_until=date(2028, 3, 1),
+        ),
+    )
+    general = vault.ingest(
+        clerk_for(wages),
+        record_for(vault, wages, person, decided_on=date(2025, 3, 1), occurred_on=date(2025, 1, 1)),
+    )
+    # 2025-06-01: three months on. The general record may be repaired, the listed one not.
+    assert vault.repairs.eligibility(me, general).eligible
+    refused = vault.repairs.eligibility(me, listed)
+    assert refused.reasons == ("minimum_period_not_passed",)
+    assert refused.repair_from == date(2026, 3, 1)

@@ -140,6 +140,45 @@ def test_override_extends_within_the_maximum() -> None:
 
 
 @pytest.mark.parametrize(
+    ("until", "repair_from"),
+    [
+        (None, D(2025, 6, 1)),  # general: 3 months (N1)
+        (D(2026, 3, 1), D(2025, 6, 1)),  # "extended" to the default end: still general
+        (D(2026, 3, 2), D(2026, 3, 1)),  # one day past the general maximum: serious, 1 year
+        (D(2028, 3, 1), D(2026, 3, 1)),  # listed as serious for 3 years
+    ],
+)
+def test_wage_arrears_listed_as_serious_have_the_serious_repair_minimum(
+    until: date | None, repair_from: date
+) -> None:
+    # DOMAIN.md: labour.wage_arrears, general (serious when listed), 1 y / 3 y, 3 m / 1 y.
+    w = compute_window(
+        cat("labour.wage_arrears"),
+        decided_on=D(2025, 3, 1),
+        occurred_on=D(2025, 1, 1),
+        disclosure_until=until,
+    )
+    assert w.repair_from == repair_from
+
+
+def test_repair_after_extended_needs_a_period_to_extend() -> None:
+    base = {
+        "code": "test.x",
+        "name": "x",
+        "polarity": "negative",
+        "legal_bases": ["law"],
+        "fields": [{"name": "summary", "type": "string", "tier": "public"}],
+        "disclosure": "P1Y",
+        "repair_after": "P3M",
+        "repair_after_extended": "P1Y",
+    }
+    with pytest.raises(InvalidCatalog, match="repair_after_extended needs"):
+        Catalog.from_dict({"format": 1, "category": [base]})
+    ok = Catalog.from_dict({"format": 1, "category": [{**base, "disclosure_max": "P3Y"}]})
+    assert ok.get("test.x").repair_after_extended == Period.parse("P1Y")
+
+
+@pytest.mark.parametrize(
     ("code", "until", "rule"),
     [
         ("court.defaulter", D(2030, 3, 2), "may not exceed"),
