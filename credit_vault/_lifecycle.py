@@ -36,10 +36,10 @@ from credit_vault.domain.windows import (
     RecordState,
     Window,
     check_transition,
-    effective_state,
     is_visible,
     purge_due,
     retention_running,
+    state_today,
 )
 from credit_vault.errors import (
     ConflictError,
@@ -92,7 +92,8 @@ _STATUS_KINDS = frozenset({"records", "metadata"})
 class RecordStatus:
     """Where a record stands in its lifecycle today; no fact is decrypted to answer.
 
-    ``state`` is the state today, judged from the clock as reads judge it;
+    ``state`` is the state today, judged from the clock as reads judge it
+    (``purged`` from the purge date on, swept or not);
     ``stored_state`` is what the sweep (or a workflow) has recorded so far, which
     may lag (``active`` while ``state`` is already ``expired``). ``disclosable``
     says whether a disclosure purpose could see the record today; ``purge_due``
@@ -460,7 +461,7 @@ class Lifecycle:
                         record_id=row.id,
                         category=row.category,
                         source=row.source_code,
-                        state=effective_state(row.state, window, today),
+                        state=state_today(row.state, window, today),
                         stored_state=cast("RecordState", row.state),
                         disclosable=is_visible(
                             scope="disclosable",

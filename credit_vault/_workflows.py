@@ -39,7 +39,7 @@ from credit_vault import _fields
 from credit_vault._lifecycle import decrypt_facts, window_of
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
-from credit_vault.domain.windows import effective_state, purge_due
+from credit_vault.domain.windows import state_today
 from credit_vault.domain.workflows import (
     CASE,
     CASE_OUTCOMES,
@@ -204,11 +204,7 @@ class Workflows:
         ended is ``expired`` and one whose purge date has come is ``purged`` (refused as a
         purged record is), swept or not. Writes stay conditional on the stored state.
         """
-        today = self._vault.today()
-        window = window_of(rec)
-        if purge_due(rec.state, window, today):
-            return "purged"
-        return effective_state(rec.state, window, today)
+        return state_today(rec.state, window_of(rec), self._vault.today())
 
     def is_subject(self, actor: Actor, subj: Any) -> bool:
         """Whether the actor names the same subject as the subject row."""

@@ -37,6 +37,7 @@ __all__ = [
     "local_date",
     "purge_due",
     "retention_running",
+    "state_today",
 ]
 
 RecordState = Literal["active", "expired", "repaired", "revoked", "purged"]
@@ -201,6 +202,14 @@ def effective_state(stored: str, window: Window, today: date) -> RecordState:
     if window.mode == "consent_only" and window.purge_on is not None and window.purge_on <= today:
         return "expired"
     return "active"
+
+
+def state_today(stored: str, window: Window, today: date) -> RecordState:
+    """The state as reads and workflow steps judge it today: :func:`effective_state`,
+    and ``purged`` from the purge date on, whether or not a sweep has shredded it yet."""
+    if purge_due(stored, window, today):
+        return "purged"
+    return effective_state(stored, window, today)
 
 
 def expiry_due(stored: str, window: Window, today: date) -> bool:

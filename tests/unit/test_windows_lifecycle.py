@@ -22,6 +22,7 @@ from credit_vault.domain.windows import (
     local_date,
     purge_due,
     retention_running,
+    state_today,
 )
 from credit_vault.errors import (
     InvalidCatalog,
@@ -401,3 +402,12 @@ def test_retention_running_blocks_only_mandatory_categories_before_purge() -> No
     assert retention_running(None, WIN, "active", D(2027, 1, 1))
     endless = Window("none", None, None, None, None)
     assert retention_running(neg, endless, "active", D(2100, 1, 1))
+
+
+def test_state_today_is_purged_from_the_purge_date_swept_or_not() -> None:
+    for stored in ("active", "expired", "repaired", "revoked"):
+        assert state_today(stored, WIN, D(2029, 11, 30)) == effective_state(
+            stored, WIN, D(2029, 11, 30)
+        )
+        assert state_today(stored, WIN, D(2029, 12, 1)) == "purged"
+    assert state_today("purged", WIN, D(2025, 5, 1)) == "purged"
