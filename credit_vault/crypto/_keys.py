@@ -468,14 +468,7 @@ class KeySet(NoPickle):
         can no longer be current unless the file says so.
         """
         old = self._state[2]
-        same = hmac.compare_digest(old.blind_root, material.blind_root) and hmac.compare_digest(
-            old.audit_seed, material.audit_seed
-        )
-        new_keks = dict(material.keks)
-        for kek_id, key in old.keks:
-            other = new_keks.get(kek_id)
-            same = same and (other is None or hmac.compare_digest(key, other))
-        if not same:
+        if not self._same_key_set(material, removed_ok=True):
             raise KeyFileError(
                 "key-set file no longer holds this key set (keys were replaced); "
                 "refusing to switch keys under a running process"
@@ -495,8 +488,10 @@ class KeySet(NoPickle):
         self._check_successor(material)
         self._state = _state_of(material)
 
-    def _check_successor(self, material: _Material) -> None:
-        """Refuse a file that is not this key set with zero or more KEKs added."""
+    def _same_key_set(self, material: _Material, *, removed_ok: bool) -> bool:
+        """Whether ``material`` is this key set: the same blind-index root and audit seed,
+        and the same bytes under every KEK id both hold; a KEK it lacks is allowed only
+        with ``removed_ok``."""
         old = self._state[2]
         same = hmac.compare_digest(old.blind_root, material.blind_root) and hmac.compare_digest(
             old.audit_seed, material.audit_seed
@@ -504,8 +499,15 @@ class KeySet(NoPickle):
         new_keks = dict(material.keks)
         for kek_id, key in old.keks:
             other = new_keks.get(kek_id)
-            same = same and other is not None and hmac.compare_digest(key, other)
-        if not same:
+            if other is None:
+                same = same and removed_ok
+            else:
+                same = same and hmac.compare_digest(key, other)
+        return same
+
+    def _check_successor(self, material: _Material) -> None:
+        """Refuse a file that is not this key set with zero or more KEKs added."""
+        if not self._same_key_set(material, removed_ok=False):
             raise KeyFileError(
                 "key-set file no longer holds this key set (keys were replaced or removed); "
                 "refusing to switch keys under a running process"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from credit_vault.errors import InputError
 
-__all__ = ["load_toml_file", "load_toml_text", "packaged_text"]
+__all__ = ["build_checked", "load_toml_file", "load_toml_text", "packaged_text"]
+
+_T = TypeVar("_T")
 
 
 def packaged_text(name: str) -> str:
@@ -39,3 +42,17 @@ def load_toml_file(path: str | Path, error: type[InputError], what: str) -> dict
     except (TypeError, ValueError):  # not a path, or a path with a NUL
         raise error(f"{what} file cannot be read: not a valid path") from None
     return load_toml_text(text, error, what)
+
+
+def build_checked(build: Callable[[], _T], error: type[InputError], what: str) -> _T:
+    """Run ``build`` (a parser of configuration data); any error but a typed one becomes ``error``.
+
+    The parsers check every shape they expect; a shape they did not foresee still
+    gives a typed error naming ``what``, never a raw ``TypeError`` and the like.
+    """
+    try:
+        return build()
+    except InputError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+        raise error(f"{what} is malformed ({type(exc).__name__})") from None

@@ -17,9 +17,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from credit_vault.domain._toml import load_toml_file, load_toml_text, packaged_text
+from credit_vault.domain._toml import (
+    build_checked,
+    load_toml_file,
+    load_toml_text,
+    packaged_text,
+)
 from credit_vault.domain.periods import Period
-from credit_vault.errors import InputError, InvalidCatalog, InvalidRecord, UnknownCategory
+from credit_vault.errors import InvalidCatalog, InvalidRecord, UnknownCategory
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -460,13 +465,7 @@ class Catalog:
         raises :class:`InvalidCatalog` naming the key; ``true`` is not taken for a
         number, nor a string for a boolean.
         """
-        try:
-            return cls._from_dict(data)
-        except InputError:
-            raise
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
-            # A shape the checks below did not foresee: still a typed error.
-            raise InvalidCatalog(f"catalogue is malformed ({type(exc).__name__})") from None
+        return build_checked(lambda: cls._from_dict(data), InvalidCatalog, "catalogue")
 
     @classmethod
     def _from_dict(cls, data: Mapping[str, Any]) -> Catalog:

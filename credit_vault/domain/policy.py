@@ -15,12 +15,16 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from credit_vault.domain._toml import load_toml_file, load_toml_text, packaged_text
+from credit_vault.domain._toml import (
+    build_checked,
+    load_toml_file,
+    load_toml_text,
+    packaged_text,
+)
 from credit_vault.domain.catalog import TIERS, Category, Tier, tier_rank
 from credit_vault.domain.workflows import WorkflowSettings, parse_workflow_settings
 from credit_vault.errors import (
     ConsentRequired,
-    InputError,
     InvalidPolicy,
     PermissionDenied,
     TicketRequired,
@@ -319,13 +323,7 @@ class Policy:
         raises :class:`InvalidPolicy` naming the key; ``true`` is not taken for a
         number, nor a string for a boolean.
         """
-        try:
-            return cls._from_dict(data)
-        except InputError:
-            raise
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
-            # A shape the checks below did not foresee: still a typed error.
-            raise InvalidPolicy(f"policy is malformed ({type(exc).__name__})") from None
+        return build_checked(lambda: cls._from_dict(data), InvalidPolicy, "policy")
 
     @classmethod
     def _from_dict(cls, data: Mapping[str, Any]) -> Policy:
