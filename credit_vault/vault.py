@@ -390,6 +390,15 @@ class Vault:
             raise PermissionDenied("an Actor is required for every call")
         return actor
 
+    def _role_label(self, actor: object) -> str:
+        """The actor's role for telemetry: only a role the policy defines, else "(unknown)".
+
+        The role is the caller's string; whatever an application put there (an ID
+        number, say) must not reach an exporter.
+        """
+        role = getattr(actor, "role", None)
+        return role if isinstance(role, str) and role in self.policy.roles else "(unknown)"
+
     @staticmethod
     def _codes(value: object, what: str) -> list[str]:
         """A list of category codes given as a sequence of strings (a bare string is refused).
@@ -480,7 +489,7 @@ class Vault:
             self._telemetry.span(
                 "credit_vault.ingest",
                 operation="ingest",
-                role=getattr(actor, "role", ""),
+                role=self._role_label(actor),
                 batch_size=len(records),
                 dialect=self.dialect,
             ),
@@ -839,7 +848,7 @@ class Vault:
         with self._telemetry.span(
             "credit_vault.query",
             operation="query",
-            role=getattr(actor, "role", ""),
+            role=self._role_label(actor),
             purpose=purpose if self.policy.has_purpose(purpose) else "(unknown)",
             dialect=self.dialect,
         ) as span:

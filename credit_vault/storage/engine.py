@@ -19,19 +19,43 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import weakref
 from importlib import resources
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from credit_vault.errors import ConfigurationError, StorageError
 from credit_vault.storage.bulk import sqlite_cursor
 
-__all__ = ["Durability", "Store", "open_store"]
+__all__ = ["VERSION_TABLE", "Durability", "Store", "open_store"]
 
 Durability = Literal["strict", "normal"]
+
+#: Alembic's version table for the vault's own migrations. Not Alembic's default
+#: ``alembic_version``: an embedding application's migrations keep theirs there.
+VERSION_TABLE = "cv_alembic_version"
+
+# Engines the vault has configured, and for which durability: adopting one again
+# (a second vault, a reopen) must not stack a second set of listeners on it.
+_configured: weakref.WeakKeyDictionary[Engine, Durability] = weakref.WeakKeyDictionary()
+_configured_lock = threading.Lock()
 
 
 class Store:
@@ -74,7 +98,15 @@ def open_store(
             raise ConfigurationError("give a database URL or an Engine")
         engine = _create_engine(url, durability)
     else:
+        if not isinstance(engine, Engine):
+            raise ConfigurationError("engine must be a SQLAlchemy Engine")
+        if engine.dialect.name == "sqlite":
+            _create_private_file(engine.url.database)
         _configure(engine, durability)
+    if engine.dialect.name == "postgresql":
+        # The log entry must commit with the data it concerns: an adopted engine in
+        # AUTOCOMMIT would commit each statement alone (and drop the head-row lock).
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
     store = Store(engine, durability=durability, owns_engine=owns)
     try:
         migrate(store)
@@ -83,6 +115,9 @@ def open_store(
         raise StorageError(
             f"the schema could not be created or upgraded ({type(exc).__name__})"
         ) from None
+    except BaseException:
+        store.dispose()
+        raise
     return store
 
 
@@ -95,6 +130,10 @@ def _create_engine(url: str, durability: Durability) -> Engine:
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        if not parsed.database or parsed.database == ":memory:":
+            # One shared connection: SQLAlchemy's default for memory databases
+            # gives every thread its own, empty database.
+            kwargs["poolclass"] = StaticPool
         _create_private_file(parsed.database)
     elif backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
@@ -120,8 +159,16 @@ def _create_private_file(database: str | None) -> None:
     It holds only ciphertext and blind indexes, but category codes, dates and
     source names are in clear; no reason to let other local users read them.
     """
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not database or database == ":memory:":
         return
+    if database.startswith("file:"):
+        # A URI filename: file:path?mode=... (a memory URI names no file).
+        database = database[len("file:") :].split("?", 1)[0].split("#", 1)[0]
+        if database.startswith("//"):
+            database = database[2:].partition("/")[2]
+            database = "/" + database
+        if not database or database == ":memory:":
+            return
     try:
         fd = os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -133,6 +180,25 @@ def _create_private_file(database: str | None) -> None:
 
 
 def _configure(engine: Engine, durability: Durability) -> None:
+    """Add the vault's connection settings to ``engine``, once per engine.
+
+    An engine already configured for the same durability is left as it is; one
+    configured for the other durability is refused (its connections cannot keep
+    both promises).
+    """
+    with _configured_lock:
+        have = _configured.get(engine)
+        if have is not None:
+            if have != durability:
+                raise ConfigurationError(
+                    f"this Engine already serves a vault with durability '{have}'"
+                )
+            return
+        _add_listeners(engine, durability)
+        _configured[engine] = durability
+
+
+def _add_listeners(engine: Engine, durability: Durability) -> None:
     if engine.dialect.name == "sqlite":
         sync = "FULL" if durability == "strict" else "NORMAL"
 
@@ -194,21 +260,75 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(location)).get_current_head()
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration revision shipped with the package."""
+    from alembic.script import ScriptDirectory
+
+    location = resources.files("credit_vault.storage").joinpath("migrations")
+    return frozenset(s.revision for s in ScriptDirectory(str(location)).walk_revisions())
+
+
 def current_revision(conn: Connection) -> str | None:
     """The schema's Alembic revision, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
 
-    return MigrationContext.configure(conn).get_current_revision()
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def _adopt_legacy_version_table(conn: Connection) -> None:
+    """Move the vault's revision out of Alembic's default table (vaults made before 0.x).
+
+    Earlier versions kept it in ``alembic_version``, which an embedding
+    application's own migrations share. Only a database that holds the vault's
+    tables and one of the vault's revisions there is touched; another
+    application's revision stays where it is.
+    """
+    tables = set(inspect(conn).get_table_names())
+    if VERSION_TABLE in tables or "alembic_version" not in tables or "cv_meta" not in tables:
+        return
+    ours = [
+        v
+        for v in conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        if v in known_revisions()
+    ]
+    if len(ours) != 1:
+        return
+    # The layout Alembic itself gives a version table.
+    table = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    table.create(conn)
+    conn.execute(insert(table).values(version_num=ours[0]))
+    conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ours[0]})
+    if conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 0:
+        conn.execute(text("DROP TABLE alembic_version"))
 
 
 def migrate(store: Store) -> None:
-    """Apply the shipped Alembic migrations up to head, under a lock (safe from many processes)."""
+    """Apply the shipped Alembic migrations up to head, under a lock (safe from many processes).
+
+    A schema at a revision this package does not know (made by a newer
+    credit_vault) is refused with :class:`ConfigurationError`, never downgraded
+    or changed.
+    """
     with store.engine.begin() as conn:
         if store.is_postgres:
             # One migrator at a time across processes and hosts.
             conn.execute(text("SELECT pg_advisory_xact_lock(7315001)"))
-        if current_revision(conn) == head_revision():
+        _adopt_legacy_version_table(conn)
+        revision = current_revision(conn)
+        if revision == head_revision():
             return
+        if revision is not None and revision not in known_revisions():
+            raise ConfigurationError(
+                "the database schema is at a revision this credit_vault does not know "
+                "(made by a newer version?); upgrade the package, the schema is left as it is"
+            )
         from alembic import command
 
         command.upgrade(_alembic_config(conn), "head")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from credit_vault.storage.engine import current_revision, head_revision, open_store
+from credit_vault.storage.engine import (
+    VERSION_TABLE,
+    current_revision,
+    head_revision,
+    open_store,
+)
 from credit_vault.storage.tables import metadata
 
 
@@ -14,7 +19,8 @@ def test_migrations_match_metadata(db_url: str) -> None:
     try:
         with store.engine.connect() as conn:
             assert current_revision(conn) == head_revision()
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            diff = compare_metadata(ctx, metadata)
         assert diff == [], diff
     finally:
         store.dispose()

@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from credit_vault import SubjectRef, Vault
+from credit_vault import Actor, SubjectRef, Vault
 from credit_vault.crypto import FileKeyProvider
-from credit_vault.errors import TicketRequired
+from credit_vault.errors import PermissionDenied, TicketRequired
 from credit_vault.telemetry import ALLOWED_ATTRIBUTES
 from credit_vault.testing import FrozenClock
 from tests.helpers import OFFICER, citizen_id, clerk_for, record_for, register_all_sources
@@ -44,9 +44,17 @@ def test_spans_and_metrics_hold_no_personal_data(
         v.query(OFFICER, purpose="licensing_review", subject=s, ticket="T-1")
         with pytest.raises(TicketRequired):
             v.query(OFFICER, purpose="licensing_review", subject=s)
+        # A role the policy does not define is the caller's string: not recorded.
+        odd = Actor(id="a-1", role=f"r{idn}", organisation="x")
+        with pytest.raises(PermissionDenied):
+            v.query(odd, purpose="licensing_review", subject=s, ticket="T-2")
+        with pytest.raises(PermissionDenied):
+            v.ingest(odd, record_for(v, "tax.major_violation", s))
     spans = exporter.get_finished_spans()
     names = [sp.name for sp in spans]
-    assert names.count("credit_vault.query") == 2
+    assert names.count("credit_vault.query") == 3
+    roles = {(sp.attributes or {}).get("credit_vault.role") for sp in spans}
+    assert "(unknown)" in roles
     assert "credit_vault.ingest" in names
     for sp in spans:
         assert set(sp.attributes or {}) <= ALLOWED_ATTRIBUTES
@@ -55,9 +63,12 @@ def test_spans_and_metrics_hold_no_personal_data(
         assert idn not in dump
         assert "TELEMARKER" not in dump
     denied = [sp for sp in spans if (sp.attributes or {}).get("credit_vault.outcome") == "denied"]
-    assert len(denied) == 1
-    assert denied[0].attributes["error.type"] == "TicketRequired"
-    assert denied[0].status.description is None
+    assert [sp.attributes["error.type"] for sp in denied] == [
+        "TicketRequired",
+        "PermissionDenied",
+        "PermissionDenied",
+    ]
+    assert all(sp.status.description is None for sp in denied)
     data = reader.get_metrics_data()
     dump = data.to_json()
     assert "credit_vault.operations" in dump

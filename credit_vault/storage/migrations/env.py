@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from credit_vault.storage.engine import VERSION_TABLE
 from credit_vault.storage.tables import metadata
 
 config = context.config
@@ -20,7 +21,12 @@ if connection is None:  # pragma: no cover - only reached when run by a bare `al
     if not url:
         raise RuntimeError("set sqlalchemy.url or use `credit-vault db upgrade URL`")
     with create_engine(url).begin() as conn:
-        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=metadata,
+            render_as_batch=True,
+            version_table=VERSION_TABLE,
+        )
         context.run_migrations()
 else:
     context.configure(
@@ -28,5 +34,6 @@ else:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=False,
+        version_table=VERSION_TABLE,
     )
     context.run_migrations()
