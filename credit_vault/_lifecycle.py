@@ -15,6 +15,7 @@ changes state twice, and each transition appears in exactly one log entry.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sqlite3
 import uuid
@@ -43,6 +44,7 @@ from credit_vault.domain.windows import (
 )
 from credit_vault.errors import (
     ConflictError,
+    CreditVaultError,
     InputError,
     IntegrityError,
     InvalidRecord,
@@ -53,6 +55,8 @@ from credit_vault.errors import (
 )
 from credit_vault.storage.bulk import as_utc
 from credit_vault.storage.tables import Record, RecordVersion, Subject, metadata
+
+_LOG = logging.getLogger("credit_vault.lifecycle")
 
 if TYPE_CHECKING:
     from credit_vault.vault import Vault
@@ -544,6 +548,9 @@ class Lifecycle:
         entries: list[int] = []
         purged, batches_p = self._purge_phase(actor, today, batch_size, progress, rid, entries)
         expired, batches_e = self._expire_phase(actor, today, batch_size, progress, rid, entries)
+        # Open objections and repair applications of purged records (this run's, and
+        # any an earlier run or an erasure could not close) lapse, each logged.
+        v._workflows.lapse_purged(actor, request_id=rid)
         checkpointed: bool | None = None
         if v.dialect == "sqlite":
             # Without a checkpoint the WAL keeps the pages as they were before the
@@ -604,7 +611,6 @@ class Lifecycle:
                     for r in rows:
                         check_transition(r.state, "purged")
                     ids = [r.id for r in rows]
-                    v._workflows.lapse_on_purge(conn, actor, ids, request_id=rid)
                     if _shred(conn, ids, reason=REASON_RETENTION, now=now) != len(ids):
                         raise ConflictError("a record changed while it was being purged")
                     entries.append(
@@ -779,7 +785,6 @@ class Lifecycle:
                     for r in rows:
                         if r.state != "purged":
                             check_transition(r.state, "purged")
-                    v._workflows.lapse_on_purge(conn, actor, live, request_id=rid)
                     if _shred(conn, live, reason=REASON_ERASURE, now=now) != len(live):
                         raise ConflictError("a record changed while its subject was being erased")
                     for table, cols in _bound_ciphertexts("subject_id"):
@@ -828,6 +833,13 @@ class Lifecycle:
                         access_seq=seq,
                     )
         if report is not None:
+            # After the erasure committed, in transactions of their own (see
+            # Workflows.lapse_purged); one left open is closed by the next sweep.
+            try:
+                v._workflows.lapse_purged(actor, request_id=rid, record_ids=report.records)
+            except CreditVaultError as exc:
+                # The erasure stands; the next sweep lapses what is still open.
+                _LOG.warning("open workflow items of an erasure not lapsed yet (%s)", exc.code)
             if v.dialect == "sqlite":
                 self._checkpoint()
             return report

@@ -124,6 +124,12 @@ _DONE = {
 }
 
 
+def _changed_first() -> ConflictError:
+    return ConflictError(
+        "another actor changed this object first; nothing was changed (reload and retry)"
+    )
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{os.urandom(12).hex()}"
 
@@ -342,10 +348,27 @@ class Workflows:
         records: Sequence[str],
         request_id: str,
         object_id: str | None = None,
+        live_records: bool = True,
     ) -> Iterator[Connection]:
-        """The write transaction; a lost race is logged (after the rollback) and re-raised."""
+        """The write transaction; a lost race is logged (after the rollback) and re-raised.
+
+        The transaction first reads the rows of ``records`` (locked on PostgreSQL):
+        a step then always locks record before item (objection, repair, case,
+        version), the order the sweep and the erasure use (they claim records, then
+        clear the items' ciphertexts), so the two cannot deadlock. With
+        ``live_records`` a record purged since the step's checks is a lost race
+        (:class:`ConflictError`): nothing may be written about it after its shredding.
+        """
         try:
             with self._vault._tx() as conn:
+                ids = sorted({r for r in records if r})
+                if ids:
+                    find = select(_R.c.id, _R.c.state).where(_R.c.id.in_(ids)).order_by(_R.c.id)
+                    if conn.dialect.name == "postgresql":
+                        find = find.with_for_update()
+                    states = conn.execute(find).all()
+                    if live_records and any(r.state == "purged" for r in states):
+                        raise _changed_first()
                 yield conn
         except ConflictError as exc:
             self.refuse(
@@ -413,85 +436,115 @@ class Workflows:
         )
         return seq
 
-    def lapse_on_purge(
-        self, conn: Connection, actor: Actor, record_ids: Sequence[str], *, request_id: str
+    def lapse_purged(
+        self,
+        actor: Actor,
+        *,
+        request_id: str,
+        record_ids: Sequence[str] | None = None,
+        batch: int = 100,
     ) -> int:
-        """Close the open objections and pending repair applications on records being purged.
+        """Close the open objections and pending repair applications of purged records.
 
-        Runs in the purge's transaction (the sweep's batch or the erasure), before the
-        records are shredded: with the record gone there is nothing left to decide, and
-        an item left open would stay on the overdue report for ever. Each item goes to
-        ``lapsed`` with its own log entry and outbox event, as every transition does;
-        ``actor`` is the one purging. An item a handler or the subject closed meanwhile
-        (the conditional update finds it no longer open) is left as they closed it.
-        Returns how many items lapsed.
+        Called by the sweep (for every purged record) and the erasure (for its own
+        records) after the purge has committed: with the record gone there is nothing
+        left to decide, and an item left open would stay on the overdue report for
+        ever. Each item goes to ``lapsed`` with its own log entry and outbox event,
+        as every transition does; ``actor`` is the one purging. Runs in transactions
+        of its own that lock only the items (then the log head, last), never the
+        record: a workflow step locks item then record, so the two cannot deadlock.
+        An item a handler or the subject closed meanwhile is left as they closed it;
+        one that could not be lapsed now is found by the next sweep. Returns how many
+        items lapsed.
         """
         v = self._vault
-        today, now = v.today(), v._now()
         lapsed = 0
         for machine, states, table in (("objection", OBJECTION, _OB), ("repair", REPAIR, _RP)):
             (open_state,) = next(t.sources for t in states.transitions if t.action == "lapse")
             assert open_state is not None  # noqa: S101 - lapse starts from an existing state
-            for i in range(0, len(record_ids), 500):
-                rows = conn.execute(
-                    select(
-                        table.c.id,
-                        table.c.record_id,
-                        table.c.assigned_org,
-                        _R.c.category,
-                        _S.c.pseudonym,
-                    )
-                    .join(_R, _R.c.id == table.c.record_id)
-                    .join(_S, _S.c.id == table.c.subject_id)
-                    .where(
-                        table.c.record_id.in_(list(record_ids[i : i + 500])),
-                        table.c.state == open_state,
-                    )
-                    .order_by(table.c.id)
-                ).all()
-                for row in rows:
-                    done = conn.execute(
-                        update(table)
-                        .where(table.c.id == row.id, table.c.state == open_state)
-                        .values(
-                            state="lapsed",
-                            open_record=None,
-                            decided_on=today,
-                            reason_code="record_purged",
-                            updated_at=now,
-                        )
-                    ).rowcount
-                    if done != 1:
-                        continue
-                    self.commit_step(
-                        conn,
-                        actor,
-                        _Step(
-                            op=machine,
-                            machine=machine,
-                            action="lapse",
-                            object_id=row.id,
-                            record_id=row.record_id,
-                            state="lapsed",
-                            organisation=row.assigned_org,
-                            deadline=None,
-                            code="record_purged",
-                            from_state=open_state,
-                            category=row.category,
-                        ),
-                        subject=row.pseudonym,
-                        ticket=None,
-                        request_id=request_id,
-                    )
-                    lapsed += 1
+            find = (
+                select(
+                    table.c.id,
+                    table.c.record_id,
+                    table.c.assigned_org,
+                    _R.c.category,
+                    _S.c.pseudonym,
+                )
+                .join(_R, _R.c.id == table.c.record_id)
+                .join(_S, _S.c.id == table.c.subject_id)
+                .where(table.c.state == open_state, _R.c.state == "purged")
+                .order_by(table.c.id)
+            )
+            chunks: list[list[str] | None] = (
+                [None]
+                if record_ids is None
+                else [list(record_ids[i : i + 500]) for i in range(0, len(record_ids), 500)]
+            )
+            for chunk in chunks:
+                query = find if chunk is None else find.where(table.c.record_id.in_(chunk))
+                after = ""
+                while True:
+                    with v._tx() as conn:
+                        rows = conn.execute(query.where(table.c.id > after).limit(batch)).all()
+                        for row in rows:
+                            lapsed += self._lapse_one(
+                                conn, actor, machine, table, open_state, row, request_id
+                            )
+                    if len(rows) < batch:
+                        break
+                    after = rows[-1].id
         return lapsed
+
+    def _lapse_one(
+        self,
+        conn: Connection,
+        actor: Actor,
+        machine: str,
+        table: Table,
+        open_state: str,
+        row: Any,
+        request_id: str,
+    ) -> int:
+        v = self._vault
+        done = conn.execute(
+            update(table)
+            .where(table.c.id == row.id, table.c.state == open_state)
+            .values(
+                state="lapsed",
+                open_record=None,
+                decided_on=v.today(),
+                reason_code="record_purged",
+                updated_at=v._now(),
+            )
+        ).rowcount
+        if done != 1:
+            return 0
+        self.commit_step(
+            conn,
+            actor,
+            _Step(
+                op=machine,
+                machine=machine,
+                action="lapse",
+                object_id=row.id,
+                record_id=row.record_id,
+                state="lapsed",
+                organisation=row.assigned_org,
+                deadline=None,
+                code="record_purged",
+                from_state=open_state,
+                category=row.category,
+            ),
+            subject=row.pseudonym,
+            ticket=None,
+            request_id=request_id,
+        )
+        return 1
 
     def conditional(self, conn: Connection, stmt: Any) -> None:
         """Run an UPDATE that must change exactly one row; otherwise someone else won."""
         if conn.execute(stmt).rowcount != 1:
-            raise ConflictError(
-                "another actor changed this object first; nothing was changed (reload and retry)"
-            )
+            raise _changed_first()
 
     def refresh_disputed(self, conn: Connection, record_id: str, now: datetime) -> None:
         """A record is disputed while an objection on it is open or was left unresolved."""
@@ -530,7 +583,20 @@ class Workflows:
     def write_version(
         self, conn: Connection, rec: Any, new: Mapping[str, Any], code: str, now: datetime
     ) -> None:
-        """Make ``new`` the current version; keep the old one encrypted in cv_record_versions."""
+        """Make ``new`` the current version; keep the old one encrypted in cv_record_versions.
+
+        The superseded version is copied from the row as it stands in this
+        transaction (locked on PostgreSQL), not as it was read before: a key re-wrap
+        that committed in between must not be undone by writing back the old blob.
+        """
+        find = select(_R.c.kek_id, _R.c.wrapped_key, _R.c.fields, _R.c.field_names).where(
+            _R.c.id == rec.id, _R.c.version == rec.version, _R.c.state == rec.state
+        )
+        if conn.dialect.name == "postgresql":
+            find = find.with_for_update()
+        old = conn.execute(find).first()
+        if old is None:
+            raise _changed_first()
         self.conditional(
             conn,
             update(_R)
@@ -541,10 +607,10 @@ class Workflows:
             insert(_RV).values(
                 record_id=rec.id,
                 version=rec.version,
-                kek_id=rec.kek_id,
-                wrapped_key=rec.wrapped_key,
-                fields=rec.fields,
-                field_names=rec.field_names,
+                kek_id=old.kek_id,
+                wrapped_key=old.wrapped_key,
+                fields=old.fields,
+                field_names=old.field_names,
                 reason=code,
                 superseded_at=now,
             )
@@ -2133,7 +2199,12 @@ class Cases:
         deadline = s.due(rule, today)
         cid = _new_id("cs")
         with w.write(
-            actor, "case", subject=pseudo, records=[record_id or ""], request_id=rid
+            actor,
+            "case",
+            subject=pseudo,
+            records=[record_id or ""],
+            request_id=rid,
+            live_records=False,
         ) as conn:
             if subj is None:
                 assert subject is not None  # noqa: S101 - a case names a record or a subject
@@ -2230,6 +2301,7 @@ class Cases:
             records=[row.record_id or ""],
             request_id=request_id,
             object_id=row.id,
+            live_records=False,
         ) as conn:
             w.conditional(
                 conn,

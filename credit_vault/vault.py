@@ -51,6 +51,7 @@ from credit_vault.domain.windows import compute_window, is_visible, local_date
 from credit_vault.errors import (
     AuditWriteFailed,
     ConfigurationError,
+    ConflictError,
     CreditVaultError,
     InputError,
     IntegrityError,
@@ -139,6 +140,7 @@ _RECORDS_OF_SUBJECT = (
     .where(_R.c.subject_id == bindparam("sid"), _R.c.state != "purged")
     .order_by(_R.c.decided_on, _R.c.id)
 )
+_SUBJECT_BY_LOOKUP_SHARED = _SUBJECT_BY_LOOKUP.with_for_update(read=True, key_share=True)
 
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
 # joined with the pseudonyms an auditor sees in the exported log.
@@ -720,7 +722,9 @@ class Vault:
             # The last name given in a batch wins.
             if s.name is not None or s._key not in distinct:
                 distinct[s._key] = s
-        lookups = {self._subject_lookup(s): s for s in distinct.values()}
+        # In lookup order: two batches naming the same subjects in other orders then
+        # lock them (name updates, inserts) in one order and cannot deadlock.
+        lookups = dict(sorted((self._subject_lookup(s), s) for s in distinct.values()))
         found: dict[bytes, Any] = {}
         keys = list(lookups)
         pg = conn.dialect.name == "postgresql"
@@ -795,29 +799,56 @@ class Vault:
                 )
                 out[s._key] = sid
             if conn.dialect.name == "postgresql":
-                # Another process may create the same subject concurrently (READ
-                # COMMITTED): keep whichever row won and use its id.
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                conn.execute(
-                    pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"]),
-                    [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for row in rows],
-                )
-                new_lookups = [lk for lk, _ in new_subjects]
-                won = {
-                    bytes(r.lookup): r.id
-                    for i in range(0, len(new_lookups), _IN_CHUNK)
-                    for r in conn.execute(
-                        select(_S.c.id, _S.c.lookup).where(
-                            _S.c.lookup.in_(new_lookups[i : i + _IN_CHUNK])
-                        )
-                    ).all()
-                }
-                for lk, s in new_subjects:
-                    out[s._key] = won[lk]
+                keys_of_rows = [s._key for _, s in new_subjects]
+                out.update(self._insert_subjects_pg(conn, keys_of_rows, rows))
             else:
                 insert_rows(conn, _S, _SUBJECT_COLUMNS, rows)
         return [out[s._key] for s in subjects]
+
+    @staticmethod
+    def _insert_subjects_pg(
+        conn: Connection, keys: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> dict[str, str]:
+        """Insert new subjects on PostgreSQL; the id each key ends up with.
+
+        Another process may create the same subject concurrently (READ COMMITTED):
+        the insert then does nothing and the row that won is used, read FOR KEY
+        SHARE like the rows found before (an erasure that commits meanwhile is
+        waited for). A winner erased in between matches no more (its lookup is
+        random): that subject is inserted again, fresh.
+        """
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"])
+        out: dict[str, str] = {}
+        pending = list(zip(keys, rows, strict=True))
+        for _ in range(3):
+            conn.execute(
+                stmt, [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for _, row in pending]
+            )
+            lookups = [row[2] for _, row in pending]  # kind is row[1], lookup row[2]
+            won: dict[tuple[str, bytes], str] = {}
+            for i in range(0, len(lookups), _IN_CHUNK):
+                find = (
+                    select(_S.c.id, _S.c.kind, _S.c.lookup)
+                    .where(_S.c.lookup.in_(lookups[i : i + _IN_CHUNK]))
+                    .with_for_update(read=True, key_share=True)
+                )
+                for r in conn.execute(find).all():
+                    won[(r.kind, bytes(r.lookup))] = r.id
+            missing = []
+            for key, row in pending:
+                sid = won.get((row[1], row[2]))
+                if sid is None:
+                    missing.append((key, row))
+                else:
+                    out[key] = sid
+            if not missing:
+                return out
+            pending = missing
+        raise ConflictError(
+            "a subject was created and erased concurrently, again and again; nothing was stored"
+        )
 
     # ------------------------------------------------------------------ query
 
@@ -915,7 +946,12 @@ class Vault:
         try:
             with self._tx() as conn:
                 srow = conn.execute(
-                    _SUBJECT_BY_LOOKUP,
+                    # On PostgreSQL the subject row is read FOR KEY SHARE: an erasure
+                    # committing between this read and the records' would otherwise
+                    # let the query decrypt the name of a subject already erased.
+                    _SUBJECT_BY_LOOKUP_SHARED
+                    if self.dialect == "postgresql"
+                    else _SUBJECT_BY_LOOKUP,
                     {"lookup": self._subject_lookup(subject), "kind": subject.kind},
                 ).first()
                 out: list[DisclosedRecord] = []
