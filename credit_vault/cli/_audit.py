@@ -9,6 +9,7 @@ as an auditor (role ``auditor``; every export and review is logged).
 from __future__ import annotations
 
 import sys
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,18 @@ def audit() -> None:
     """The access log: verify exports offline, review, export, sign checkpoints."""
 
 
+def _key_line(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Check --key's form up front: a malformed key line is a usage error (exit 2)."""
+    from credit_vault.audit import parse_verifier_key
+    from credit_vault.errors import InputError
+
+    try:
+        parse_verifier_key(value)
+    except InputError as exc:
+        raise click.BadParameter(exc.message) from None
+    return value
+
+
 @audit.command("verify")
 @click.argument("bundle", metavar="BUNDLE", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -89,6 +102,7 @@ def audit() -> None:
     "key",
     required=True,
     metavar="KEYLINE",
+    callback=_key_line,
     help="The vault's verifier key line (name+keyid+base64key; public, see `audit public-key`).",
 )
 @click.option(
@@ -109,7 +123,10 @@ def audit() -> None:
 def verify(
     bundle: Path, key: str, previous: Path | None, workers: int | None, as_json: bool
 ) -> None:
-    """Verify an exported BUNDLE (directory or .zip) or a subject extract (.json) offline.
+    """Verify an exported BUNDLE (directory or .zip) or a subject extract offline.
+
+    A file that is not a .zip archive is read as a subject extract, whatever its
+    name. Feeds (csv, ocsf, cef) carry no proofs: verify the bundle of their range.
 
     Checks the checkpoint signatures, the canonical form of every entry, dense
     sequence numbers, timestamps that never go backwards, the Merkle root at
@@ -122,7 +139,7 @@ def verify(
 
     out = Output(json_mode=as_json)
     report: Any
-    if bundle.is_file() and bundle.suffix.lower() == ".json":
+    if bundle.is_file() and not zipfile.is_zipfile(bundle):
         if previous is not None:
             raise click.BadParameter("--previous is for bundles", param_hint="--previous")
         report = verify_subject_extract(bundle, key)
@@ -292,7 +309,13 @@ def export(
         ],
         wrap=("path",),
     )
-    out.line(f"verify with: credit-vault audit verify {result.path} --key {key}")
+    if result.format in ("bundle", "subject"):
+        out.line(f"verify with: credit-vault audit verify {result.path} --key {key}")
+    else:
+        out.line(
+            "a feed carries no proofs: to verify these entries, export and verify the "
+            "bundle of the same range"
+        )
     out.emit_json(
         {
             "format": result.format,

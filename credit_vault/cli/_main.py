@@ -225,9 +225,12 @@ class Output:
             self._out.rule(Text(title, style="bold"), align="left", characters="=")
 
     def line(self, text: str = "", *, style: str | None = None) -> None:
-        """A plain line on stdout (human mode only); never parsed as markup."""
+        """A plain line on stdout (human mode only); never parsed as markup.
+
+        Never broken at the terminal's width either: a line may be a command to copy.
+        """
         if not self.json_mode:
-            self._out.print(text, markup=False, style=style)
+            self._out.print(text, markup=False, style=style, soft_wrap=True)
 
     def table(
         self,

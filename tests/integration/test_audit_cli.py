@@ -104,8 +104,8 @@ def test_verify_usage_and_key_errors(setup: tuple[str, Path], tmp_path: Path) ->
     dest = tmp_path / "b.zip"
     assert invoke("audit", "export", url, "--keys", str(keys), "--dest", str(dest)).exit_code == 0
     bad_key = invoke("audit", "verify", str(dest), "--key", "nonsense")
-    assert bad_key.exit_code == 1
-    assert bad_key.stderr.startswith("error [invalid_input]")
+    assert bad_key.exit_code == 2  # a malformed option, as docs/audit.md says
+    assert "name+hex8+base64" in bad_key.stderr
     assert invoke("audit", "verify", str(tmp_path / "missing"), "--key", "x").exit_code == 2
     assert invoke("audit", "verify", str(dest)).exit_code == 2
 
@@ -188,3 +188,32 @@ def test_review_table_and_json(setup: tuple[str, Path]) -> None:
         "2025-06-02",
     )
     assert naive.exit_code == 2
+
+
+def test_the_verify_hint_of_an_export_works_and_feeds_get_none(
+    setup: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, keys = setup
+    key = public_key(url, keys)
+    # A subject extract saved under a name without .json: the printed command works.
+    dest = tmp_path / "extract-for-zhang"
+    exported = invoke(
+        "audit", "export", url, "--keys", str(keys), "--dest", str(dest),
+        "--format", "subject", "--subject-kind", "person", stdin=citizen_id(0) + "\n",
+    )  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    hint = next(ln for ln in exported.stdout.splitlines() if ln.startswith("verify with: "))
+    args = hint.removeprefix("verify with: credit-vault ").split(" ")
+    assert args[:3] == ["audit", "verify", str(dest)]
+    assert args[-1] == key
+    checked = invoke(*args)
+    assert checked.exit_code == 0, checked.output
+    # A feed carries no proofs: no verify command is suggested for it.
+    feed = invoke(
+        "audit", "export", url, "--keys", str(keys), "--dest", str(tmp_path / "feed.csv"),
+        "--format", "csv",
+    )  # fmt: skip
+    assert feed.exit_code == 0, feed.output
+    assert "verify with:" not in feed.stdout
+    assert "carries no proofs" in feed.stdout
+
