@@ -216,4 +216,3 @@ def test_the_verify_hint_of_an_export_works_and_feeds_get_none(
     assert feed.exit_code == 0, feed.output
     assert "verify with:" not in feed.stdout
     assert "carries no proofs" in feed.stdout
-
