@@ -77,6 +77,8 @@ def require_vault(url: str) -> None:
             raise ConfigurationError(
                 "an in-memory SQLite database holds no vault; give the vault's file"
             )
+        if Path(database).is_dir():
+            raise ConfigurationError(f"no vault at {shown}: the path is a directory")
         if not Path(database).is_file():
             raise ConfigurationError(
                 f"no vault at {shown}: the file does not exist (check the path; "
@@ -92,7 +94,11 @@ def require_vault(url: str) -> None:
         with engine.connect() as conn:
             found = inspect(conn).has_table("cv_meta")
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot read the database at {shown} ({type(exc).__name__})") from None
+        from credit_vault.storage.engine import connection_reason
+
+        raise StorageError(
+            f"cannot read the database at {shown} ({connection_reason(exc)})"
+        ) from None
     finally:
         engine.dispose()
     if not found:

@@ -44,7 +44,7 @@ from sqlalchemy.pool import StaticPool
 from credit_vault.errors import ConfigurationError, StorageError
 from credit_vault.storage.bulk import sqlite_cursor
 
-__all__ = ["VERSION_TABLE", "Durability", "Store", "open_store"]
+__all__ = ["VERSION_TABLE", "Durability", "Store", "connection_reason", "open_store"]
 
 Durability = Literal["strict", "normal"]
 
@@ -113,12 +113,32 @@ def open_store(
     except SQLAlchemyError as exc:
         store.dispose()
         raise StorageError(
-            f"the schema could not be created or upgraded ({type(exc).__name__})"
+            f"the database could not be opened or its schema upgraded ({connection_reason(exc)})"
         ) from None
     except BaseException:
         store.dispose()
         raise
     return store
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A short reason for a database error, for messages: the driver's first line when
+    the database could not be reached or opened, else just the error's class.
+
+    Only connection-level errors (:class:`OperationalError`) show the driver's text:
+    it names hosts, ports, files, databases and roles (configuration, never a row's
+    values, and never the password). Other errors can quote a statement's
+    parameters, so they show their class alone.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    name = type(exc).__name__
+    if not isinstance(exc, OperationalError):
+        return name
+    text_ = str(exc.orig).strip().splitlines()
+    first = text_[0].strip() if text_ else ""
+    first = "".join(ch for ch in first if ch.isprintable())[:200]
+    return f"{name}: {first}" if first else name
 
 
 def _create_engine(url: str, durability: Durability) -> Engine:

@@ -198,3 +198,24 @@ def test_an_in_memory_vault_is_one_database_for_every_thread(
         t.join(30)
         assert seen == [v.audit.head().size]
         assert rid
+
+
+def test_a_database_that_cannot_be_opened_says_why(
+    tmp_path: Path, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    from credit_vault.errors import StorageError
+
+    with pytest.raises(StorageError, match="unable to open database file"):
+        Vault.open(f"sqlite:///{tmp_path / 'no-such-dir' / 'v.db'}", keys=keys, clock=clock)
+
+
+@pytest.mark.postgres
+def test_a_server_refusal_says_why_without_the_password(
+    keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    from credit_vault.errors import StorageError
+
+    url = "postgresql+psycopg://nobody_here:s3cr3t-pw@127.0.0.1:5432/test"
+    with pytest.raises(StorageError, match='role "nobody_here" does not exist') as info:
+        Vault.open(url, keys=keys, clock=clock)
+    assert "s3cr3t-pw" not in str(info.value)
