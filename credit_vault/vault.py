@@ -823,11 +823,18 @@ class Vault:
         out: dict[str, str] = {}
         pending = list(zip(keys, rows, strict=True))
         for _ in range(3):
-            conn.execute(
-                stmt, [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for _, row in pending]
-            )
-            lookups = [row[2] for _, row in pending]  # kind is row[1], lookup row[2]
-            won: dict[tuple[str, bytes], str] = {}
+            # The rows this insert wrote come back; they are this transaction's own,
+            # so no lock is needed on them. Only the others (another process won)
+            # are read and locked below.
+            won: dict[tuple[str, bytes], str] = {
+                (r.kind, bytes(r.lookup)): r.id
+                for r in conn.execute(
+                    stmt.returning(_S.c.id, _S.c.kind, _S.c.lookup),
+                    [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for _, row in pending],
+                )
+            }
+            # kind is row[1], lookup row[2]
+            lookups = [row[2] for _, row in pending if (row[1], row[2]) not in won]
             for i in range(0, len(lookups), _IN_CHUNK):
                 find = (
                     select(_S.c.id, _S.c.kind, _S.c.lookup)
