@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from credit_vault.cli._db import read_vault_url
+from credit_vault.cli._keysource import keys_file_option, open_key_file
 from credit_vault.cli._main import Output, fail
 
 if TYPE_CHECKING:
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["audit"]
 
-_KEYS = click.option(
-    "--keys",
-    "keyfile",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Key-set file of the vault (the database must belong to it).",
-)
 _ACTOR = click.option(
     "--actor",
     "actor_id",
@@ -61,13 +55,15 @@ def _when(value: str | None, what: str) -> date | datetime | None:
     return parsed
 
 
-def _open(url: str, keyfile: Path, policy: Path | None = None) -> Vault:
+def _open(
+    url: str, keyfile: Path, passphrase_file: Path | None, policy: Path | None = None
+) -> Vault:
     from credit_vault import Policy, Vault
-    from credit_vault.crypto import FileKeyProvider
 
+    url = read_vault_url(url)
     return Vault.open(
-        read_vault_url(url),
-        keys=FileKeyProvider(keyfile),
+        url,
+        keys=open_key_file(keyfile, passphrase_file),
         policy=Policy.from_file(policy) if policy is not None else None,
     )
 
@@ -156,7 +152,7 @@ def verify(
 
 
 @audit.command("public-key")
-@_KEYS
+@keys_file_option
 @click.option(
     "--origin",
     default=None,
@@ -168,25 +164,26 @@ def verify(
     default=None,
     help="Read the origin from this vault's database instead (- for stdin).",
 )
-def public_key(keyfile: Path, origin: str | None, url: str | None) -> None:
+def public_key(
+    keyfile: Path, passphrase_file: Path | None, origin: str | None, url: str | None
+) -> None:
     """Print the verifier key line auditors need (public; safe to publish)."""
     from credit_vault.audit import verifier_key_line
-    from credit_vault.crypto import FileKeyProvider
 
     if url is not None:
         if origin is not None:
             raise click.BadParameter("give --origin or --url, not both", param_hint="--origin")
-        with _open(url, keyfile) as vault:
+        with _open(url, keyfile, passphrase_file) as vault:
             click.echo(vault.audit.verifier_key())
         return
-    key_set = FileKeyProvider(keyfile).key_set()
+    key_set = open_key_file(keyfile, passphrase_file).key_set()
     name = origin or f"credit-vault/{key_set.fingerprint}"
     click.echo(verifier_key_line(name, key_set.audit_signer.public_key))
 
 
 @audit.command("checkpoint")
 @click.argument("url", metavar="URL")
-@_KEYS
+@keys_file_option
 @click.option(
     "--out",
     "out_file",
@@ -194,14 +191,16 @@ def public_key(keyfile: Path, origin: str | None, url: str | None) -> None:
     default=None,
     help="Also write the signed checkpoint to this file (keep it for --previous).",
 )
-def checkpoint(url: str, keyfile: Path, out_file: Path | None) -> None:
+def checkpoint(
+    url: str, keyfile: Path, passphrase_file: Path | None, out_file: Path | None
+) -> None:
     """Sign a checkpoint of the log at URL now and print it (signed-note text)."""
     if out_file is not None and not out_file.parent.is_dir():
         # Checked before signing: a checkpoint is stored in the log when it is signed.
         raise click.BadParameter(
             f"{str(out_file.parent)!r} is not an existing directory", param_hint="--out"
         )
-    with _open(url, keyfile) as vault:
+    with _open(url, keyfile, passphrase_file) as vault:
         note = vault.audit.checkpoint()
     text = note.decode("utf-8")
     if out_file is not None:
@@ -219,7 +218,7 @@ def checkpoint(url: str, keyfile: Path, out_file: Path | None) -> None:
 
 @audit.command("export")
 @click.argument("url", metavar="URL")
-@_KEYS
+@keys_file_option
 @click.option(
     "--dest",
     "dest",
@@ -254,6 +253,7 @@ def checkpoint(url: str, keyfile: Path, out_file: Path | None) -> None:
 def export(
     url: str,
     keyfile: Path,
+    passphrase_file: Path | None,
     dest: Path,
     fmt: str,
     since: str | None,
@@ -281,7 +281,7 @@ def export(
         subject = (
             SubjectRef.person(ident) if subject_kind == "person" else SubjectRef.organisation(ident)
         )
-    with _open(url, keyfile) as vault:
+    with _open(url, keyfile, passphrase_file) as vault:
         result = vault.audit.export(
             _auditor(actor_id, organisation),
             dest,
@@ -334,7 +334,7 @@ def export(
 
 @audit.command("review")
 @click.argument("url", metavar="URL")
-@_KEYS
+@keys_file_option
 @click.option("--since", required=True, help="First day (YYYY-MM-DD) or ISO datetime.")
 @click.option("--until", required=True, help="Last day (inclusive) or ISO datetime (exclusive).")
 @click.option(
@@ -349,6 +349,7 @@ def export(
 def review(
     url: str,
     keyfile: Path,
+    passphrase_file: Path | None,
     since: str,
     until: str,
     policy: Path | None,
@@ -367,7 +368,7 @@ def review(
     if start is None or end is None:  # pragma: no cover - both options are required
         raise click.UsageError("--since and --until are required")
     out = Output(json_mode=as_json)
-    with _open(url, keyfile, policy) as vault:
+    with _open(url, keyfile, passphrase_file, policy) as vault:
         report = vault.audit.review(_auditor(actor_id, organisation), start, end)
     out.line(
         f"review of [{report.since}, {report.until}): {report.entries} entries, "

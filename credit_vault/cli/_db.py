@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from credit_vault.cli._keysource import open_key_file, passphrase_file_option
 from credit_vault.cli._main import Output
 from credit_vault.errors import ConfigurationError, StorageError
 
@@ -121,10 +122,14 @@ def _shown(url: str) -> str:
     "keyfile",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Key-set file: also check the database belongs to it (or bind a new one to it).",
+    help=(
+        "Key-set file (plain, or sealed: see --passphrase-file): also check the database "
+        "belongs to it (or bind a new one to it)."
+    ),
 )
+@passphrase_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def upgrade(url: str, keyfile: Path | None, as_json: bool) -> None:
+def upgrade(url: str, keyfile: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
     """Create the schema at URL, or upgrade it to the newest revision (idempotent).
 
     URL is sqlite:///path/vault.db or postgresql+psycopg://user@host/db; give -
@@ -148,9 +153,8 @@ def upgrade(url: str, keyfile: Path | None, as_json: bool) -> None:
     fingerprint: str | None = None
     if keyfile is not None:
         from credit_vault import Vault
-        from credit_vault.crypto import FileKeyProvider
 
-        keys = FileKeyProvider(keyfile)
+        keys = open_key_file(keyfile, passphrase_file)
         # Opening the vault records the key set's fingerprint in a new database
         # and refuses a database made under another key set (exit code 3).
         with Vault.open(url, keys=keys):

@@ -7,17 +7,11 @@ from pathlib import Path
 import click
 
 from credit_vault.cli._db import read_vault_url
+from credit_vault.cli._keysource import keys_file_option, open_key_file
 from credit_vault.cli._main import Output
 
 __all__ = ["keys"]
 
-_KEYFILE = click.option(
-    "--keys",
-    "keyfile",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Key-set file of the vault (the database must belong to it).",
-)
 _ACTOR = click.option(
     "--actor",
     "actor_id",
@@ -42,24 +36,28 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-@_KEYFILE
+@keys_file_option
 @_JSON
-def rotate(keyfile: Path, as_json: bool) -> None:
-    """Add a KEK to the key file and make it current (older KEKs stay for unwrapping)."""
-    from credit_vault.crypto import FileKeyProvider
+def rotate(keyfile: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Add a KEK to the key file and make it current (older KEKs stay for unwrapping).
+
+    A sealed key file stays sealed under the same passphrase.
+    """
+    from credit_vault.crypto import PassphraseKeyProvider
 
     out = Output(json_mode=as_json)
-    provider = FileKeyProvider(keyfile)
+    provider = open_key_file(keyfile, passphrase_file)
     new_id = provider.rotate()
     kek_ids = provider.key_set().kek_ids
-    out.info(f"{keyfile}: current KEK is now {new_id}; run `credit-vault keys rewrap` next")
+    sealed = " (still sealed)" if isinstance(provider, PassphraseKeyProvider) else ""
+    out.info(f"{keyfile}{sealed}: current KEK is now {new_id}; run `credit-vault keys rewrap` next")
     out.table(("current KEK", "KEKs in the file"), [(new_id, ", ".join(kek_ids))])
     out.emit_json({"current_kek": new_id, "kek_ids": list(kek_ids)})
 
 
 @keys.command("rewrap")
 @click.argument("url", metavar="URL")
-@_KEYFILE
+@keys_file_option
 @click.option(
     "--batch",
     "batch_size",
@@ -70,7 +68,14 @@ def rotate(keyfile: Path, as_json: bool) -> None:
 )
 @_ACTOR
 @_JSON
-def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: bool) -> None:
+def rewrap(
+    url: str,
+    keyfile: Path,
+    passphrase_file: Path | None,
+    batch_size: int,
+    actor_id: str,
+    as_json: bool,
+) -> None:
     """Re-wrap every data key stored at URL under the key file's current KEK.
 
     Each key is authenticated as it is unwrapped; field ciphertexts are not
@@ -79,11 +84,11 @@ def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: boo
     must hold a vault already (a mistyped path is refused, exit 3).
     """
     from credit_vault import Actor, Vault
-    from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json)
     actor = Actor(id=actor_id, role="admin")
-    with Vault.open(read_vault_url(url), keys=FileKeyProvider(keyfile)) as vault:
+    url = read_vault_url(url)
+    with Vault.open(url, keys=open_key_file(keyfile, passphrase_file)) as vault:
         report = vault.rewrap_keys(actor, batch_size=batch_size)
     out.info(
         f"re-wrapped {report.total} data key(s) under {report.kek_id} in {report.batches} "
@@ -110,21 +115,23 @@ def rewrap(url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: boo
 
 @keys.command("usage")
 @click.argument("url", metavar="URL")
-@_KEYFILE
+@keys_file_option
 @_ACTOR
 @_JSON
-def usage(url: str, keyfile: Path, actor_id: str, as_json: bool) -> None:
+def usage(
+    url: str, keyfile: Path, passphrase_file: Path | None, actor_id: str, as_json: bool
+) -> None:
     """How many stored data keys each KEK wraps at URL (a KEK not listed wraps none).
 
     URL must hold a vault already (a mistyped path is refused, exit 3). Run this
     right before removing an old KEK from the file.
     """
     from credit_vault import Actor, Vault
-    from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json)
-    provider = FileKeyProvider(keyfile)
-    with Vault.open(read_vault_url(url), keys=provider) as vault:
+    url = read_vault_url(url)
+    provider = open_key_file(keyfile, passphrase_file)
+    with Vault.open(url, keys=provider) as vault:
         counts = vault.kek_usage(Actor(id=actor_id, role="admin"))
     current = provider.key_set().current_kek_id
     unused = [k for k in provider.key_set().kek_ids if k not in counts and k != current]

@@ -167,8 +167,11 @@ def main() -> None:
     """credit-vault: operate and demonstrate a credit_vault store.
 
     Progress and information go to stderr; results go to stdout (``--json``
-    where a command offers it, for scripts). Secrets (keys, passwords) are
-    read only from files, stdin or a prompt, never from command-line options.
+    where a command offers it, for scripts). Secrets are never command-line
+    options: keys come from the --keys file; the passphrase of a sealed key
+    file from --passphrase-file, $CREDIT_VAULT_PASSPHRASE or a hidden prompt
+    (only on a terminal); a database password from stdin (URL -), .pgpass or
+    $PGPASSWORD.
 
     \b
     Exit codes:

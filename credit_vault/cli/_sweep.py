@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from credit_vault.cli._db import read_vault_url
+from credit_vault.cli._keysource import keys_file_option, open_key_file
 from credit_vault.cli._main import Output
 
 if TYPE_CHECKING:
@@ -55,13 +56,7 @@ class _Bar:
 
 @click.command("sweep")
 @click.argument("url", metavar="URL")
-@click.option(
-    "--keys",
-    "keyfile",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Key-set file of the vault (the database must belong to it).",
-)
+@keys_file_option
 @click.option(
     "--batch",
     "batch_size",
@@ -80,7 +75,13 @@ class _Bar:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep(
-    url: str, keyfile: Path, batch_size: int, actor_id: str, as_json: bool, quiet: bool
+    url: str,
+    keyfile: Path,
+    passphrase_file: Path | None,
+    batch_size: int,
+    actor_id: str,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Purge records past retention (crypto-shredding) and mark ended windows at URL.
 
@@ -92,12 +93,11 @@ def sweep(
     for ``db upgrade`` (- reads it from stdin).
     """
     from credit_vault import Actor, Vault
-    from credit_vault.crypto import FileKeyProvider
 
     out = Output(json_mode=as_json, quiet=quiet)
     url = read_vault_url(url)
     actor = Actor(id=actor_id, role="admin")
-    with Vault.open(url, keys=FileKeyProvider(keyfile)) as vault:
+    with Vault.open(url, keys=open_key_file(keyfile, passphrase_file)) as vault:
         out.info(f"sweeping as of {vault.today()} ({vault.timezone})")
         with _Bar(quiet=quiet) as bar:
             report = vault.sweep(actor, batch_size=batch_size, progress=bar)
