@@ -462,13 +462,17 @@ class VaultAudit:
         """A time bound in UTC; a date means its local midnight (``until``: the next one)."""
         if value is None:
             return None
-        if isinstance(value, datetime):
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise InputError("since/until must be timezone-aware datetimes or dates")
-            return value.astimezone(UTC)
-        if isinstance(value, date):
-            day = value + timedelta(days=1) if end else value
-            return datetime.combine(day, time(0), tzinfo=self._vault.timezone).astimezone(UTC)
+        try:
+            if isinstance(value, datetime):
+                if value.tzinfo is None or value.utcoffset() is None:
+                    raise InputError("since/until must be timezone-aware datetimes or dates")
+                return value.astimezone(UTC)
+            if isinstance(value, date):
+                day = value + timedelta(days=1) if end else value
+                return datetime.combine(day, time(0), tzinfo=self._vault.timezone).astimezone(UTC)
+        except (OverflowError, ValueError):
+            # date.max + 1 day, or a bound that leaves the datetime range in UTC.
+            raise InputError("since/until is outside the range of dates the log can hold") from None
         raise InputError("since/until must be datetimes or dates")
 
     def _authorize(
@@ -509,7 +513,17 @@ class VaultAudit:
     def _load_previous(self, previous: bytes | str | os.PathLike[str] | None) -> int | None:
         if previous is None:
             return None
-        note = previous if isinstance(previous, bytes) else Path(previous).read_bytes()
+        if isinstance(previous, bytes):
+            note = previous
+        elif isinstance(previous, str | os.PathLike):
+            try:
+                note = Path(previous).read_bytes()
+            except OSError as exc:
+                raise InputError(
+                    f"the previous checkpoint cannot be read: {exc.strerror}"
+                ) from None
+        else:
+            raise InputError("previous must be a checkpoint's bytes or the path of its file")
         signer = self._vault._keys.audit_signer
         try:
             body = open_note(note, (self._vault.origin, signer.public_key))
@@ -551,6 +565,8 @@ class VaultAudit:
                 raise InputError("a subject export needs subject=SubjectRef")
         elif subject is not None:
             raise InputError("subject= is only for format='subject'")
+        if not isinstance(dest, str | os.PathLike):
+            raise InputError("dest must be a path")
         check_destination(dest, format)
         rid = request_id or uuid.uuid4().hex
         since_at, until_at = self._bound(since, end=False), self._bound(until, end=True)

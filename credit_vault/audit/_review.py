@@ -51,6 +51,10 @@ FINDING_KINDS = (
 # Reads of subjects' records. Only these go through the policy's ticket rule;
 # workflow steps carry their case object instead of a ticket.
 _READ_OPS = frozenset({"query"})
+# Every read that concerns one subject, for the per-actor flags (subjects a day, off
+# hours, same-organisation reads): queries, workflow reads (objection reasons, record
+# histories), record statuses and a subject's extract.
+_SUBJECT_READ_OPS = frozenset({"query", "workflow_read", "status", "export"})
 _MAX_SEQS = 20
 
 
@@ -290,7 +294,7 @@ class AccessReview:
                 )
             f.note(seq, ts_text)
         subject = _s(doc, "subject")
-        if op not in _READ_OPS or outcome != "ok" or not subject:
+        if op not in _SUBJECT_READ_OPS or outcome != "ok" or not subject:
             return
         self.reads += 1
         key2 = (actor, day)

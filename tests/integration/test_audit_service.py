@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, delete
@@ -366,3 +367,25 @@ def test_review_flags_from_the_log(db_url: str, keys: FileKeyProvider, clock: Fr
         assert citizen_id(0) not in json.dumps(report.to_dict())
         with pytest.raises(InputError):
             v.audit.review(AUDITOR, v.today(), v.today() - timedelta(days=2))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"until": date.max},
+        {"since": date.min},
+        {"previous": 123},
+        {"previous": "no-such-checkpoint.txt"},
+    ],
+)
+def test_export_arguments_out_of_range_get_typed_errors(
+    vault: Vault, tmp_path: Path, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(InputError):
+        vault.audit.export(AUDITOR, tmp_path / "b", **kwargs)
+    with pytest.raises(InputError):
+        vault.audit.export(AUDITOR, None)  # type: ignore[arg-type]
+    if "previous" not in kwargs:
+        bounds = {"since": date(2025, 1, 1), "until": date(2025, 2, 1), **kwargs}
+        with pytest.raises(InputError):
+            vault.audit.review(AUDITOR, **bounds)

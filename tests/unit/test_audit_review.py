@@ -101,6 +101,20 @@ def test_reads_outside_working_hours_and_days() -> None:
     assert sorted(s for f in off for s in f.seqs) == [1, 2, 4]
 
 
+@pytest.mark.parametrize("op", ["workflow_read", "status", "export"])
+def test_every_read_of_a_subject_counts_not_only_queries(op: str) -> None:
+    # A handler decrypting objection reasons (workflow_read), anyone asking record
+    # statuses, an auditor exporting subject extracts: reads of one subject each.
+    log = Log()
+    sunday_3am = datetime(2025, 6, 7, 19, 0, tzinfo=UTC)  # Sunday 03:00 in Shanghai
+    for i in range(5):
+        log.add(sunday_3am + timedelta(minutes=i), op=op, subject=f"{i:064x}", ticket=None)
+    r = run(log)
+    assert r.reads == 5
+    assert {"subjects_per_day", "off_hours"} <= set(kinds(r))
+    assert "ticket_missing" not in kinds(r)  # the ticket rule stays with queries
+
+
 def test_denial_bursts() -> None:
     log = Log()
     t = MONDAY_10
