@@ -450,9 +450,10 @@ class Workflows:
         records) after the purge has committed: with the record gone there is nothing
         left to decide, and an item left open would stay on the overdue report for
         ever. Each item goes to ``lapsed`` with its own log entry and outbox event,
-        as every transition does; ``actor`` is the one purging. Runs in transactions
-        of its own that lock only the items (then the log head, last), never the
-        record: a workflow step locks item then record, so the two cannot deadlock.
+        as every transition does; ``actor`` is the one purging. Each item lapses in a
+        transaction of its own that locks only that item and then the log head, never
+        the record (workflow steps lock record, then item, then head), so neither a
+        step nor another run of this can deadlock with it.
         An item a handler or the subject closed meanwhile is left as they closed it;
         one that could not be lapsed now is found by the next sweep. Returns how many
         items lapsed.
@@ -486,7 +487,10 @@ class Workflows:
                 while True:
                     with v._tx() as conn:
                         rows = conn.execute(query.where(table.c.id > after).limit(batch)).all()
-                        for row in rows:
+                    for row in rows:
+                        # One item a transaction: it locks the item, then the log head,
+                        # and nothing after the head (two runs at once cannot deadlock).
+                        with v._tx() as conn:
                             lapsed += self._lapse_one(
                                 conn, actor, machine, table, open_state, row, request_id
                             )
@@ -743,6 +747,40 @@ class Workflows:
             entry = replace(entry, extra=(("object", object_id),))
         self._vault._log_only(entry)
 
+    def log_reads(
+        self,
+        conn: Connection,
+        actor: Actor,
+        rows: Sequence[Any],
+        *,
+        reason: str,
+        default_subject: str = "",
+    ) -> None:
+        """Log a read of many workflow rows in ``conn``: one entry per subject they concern.
+
+        Each row carries ``subject_pseudonym`` and ``record_id``. A read that found
+        nothing is logged once, under ``default_subject``.
+        """
+        by_subject: dict[str, set[str]] = {}
+        for r in rows:
+            recs = by_subject.setdefault(r.subject_pseudonym or "", set())
+            if r.record_id:
+                recs.add(r.record_id)
+        if not by_subject:
+            by_subject[default_subject] = set()
+        for pseudo, recs in sorted(by_subject.items()):
+            self._vault._append(
+                conn,
+                self._vault._entry(
+                    actor,
+                    "workflow_read",
+                    "ok",
+                    subject=pseudo,
+                    records=sorted(recs),
+                    reason=reason,
+                ),
+            )
+
 
 def _reason(step: _Step) -> str:
     """The log's reason code: the event type, then the caller's code when it adds something."""
@@ -861,26 +899,32 @@ def _list_objects(
     order: str,
     machine: str,
     build: Callable[[Any], _T],
+    consent: str | None = None,
 ) -> list[_T]:
-    """``list`` of a workflow: the actor's scope, the filters given (None = any), metadata only."""
+    """``list`` of a workflow: the actor's scope, the filters given (None = any), metadata only.
+
+    Logged in the read's own transaction, one entry per subject the result concerns
+    (with all its record ids), so each subject's access history shows the read.
+    """
     actor = w._vault._check_actor(actor)
     if subject is not None and not isinstance(subject, SubjectRef):
         raise InputError("subject must be a SubjectRef")
     for column, value in filters.items():
         if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
             raise InputError(f"{column} must be text of 1-64 characters (or None for any)")
-    cond, pseudo = _scope(w, actor, table, subject, purpose)
+    cond, pseudo = _scope(w, actor, table, subject, purpose, consent)
     for column, value in filters.items():
         if value is not None:
             cond = and_(cond, table.c[column] == value)
-    with w.read() as conn:
-        rows = conn.execute(select(table).where(cond).order_by(table.c[order], table.c.id)).all()
-    w.log_read(
-        actor,
-        reason=f"{machine}.list",
-        subject=pseudo,
-        records=sorted({r.record_id for r in rows if r.record_id})[:100],
+    stmt = (
+        select(table, _S.c.pseudonym.label("subject_pseudonym"))
+        .join(_S, _S.c.id == table.c.subject_id)
+        .where(cond)
+        .order_by(table.c[order], table.c.id)
     )
+    with w.read() as conn:
+        rows = conn.execute(stmt).all()
+        w.log_reads(conn, actor, rows, reason=f"{machine}.list", default_subject=pseudo)
     return [build(r) for r in rows]
 
 
@@ -1312,9 +1356,11 @@ class Objections:
         state: str | None = None,
         record_id: str | None = None,
         subject: SubjectRef | None = None,
+        consent: str | None = None,
     ) -> builtins.list[Objection]:
         """Objections the actor may see: a subject's own, a handler's organisation's, or all
-        for the report roles. Metadata only (no texts). Logged."""
+        for the report roles. Metadata only (no texts). Logged, per subject concerned.
+        An agent gives ``consent=`` (the subject's written authorisation)."""
         return _list_objects(
             self._w,
             actor,
@@ -1325,6 +1371,7 @@ class Objections:
             order="filed_on",
             machine="objection",
             build=_objection,
+            consent=consent,
         )
 
 
@@ -1345,9 +1392,18 @@ def _objection(row: Any, **over: Any) -> Objection:
 
 
 def _scope(
-    w: Workflows, actor: Actor, table: Table, subject: SubjectRef | None, purpose: str
+    w: Workflows,
+    actor: Actor,
+    table: Table,
+    subject: SubjectRef | None,
+    purpose: str,
+    consent: str | None = None,
 ) -> tuple[Any, str]:
-    """The rows an actor may list: own (subject), own organisation (handler), all (reviewers)."""
+    """The rows an actor may list: own (subject), own organisation (handler), all (reviewers).
+
+    An agent lists a subject's objects only with the subject's written consent, as
+    it reads one of them (``consent=``, the authorisation's reference).
+    """
     v = w._vault
     if actor.role in w.settings.report_roles:
         if subject is None:
@@ -1363,6 +1419,17 @@ def _scope(
                 reason="workflow.list:not_self",
             )
         pseudo = v.pseudonym(actor.subject)
+        if actor.role != "subject" and (consent is None or not _CONSENT.match(consent)):
+            w.refuse(
+                actor,
+                "workflow_read",
+                ConsentRequired(
+                    "an agent acts for a subject only with their written consent "
+                    "(consent=<reference of the authorisation>)"
+                ),
+                reason="consent_required",
+                subject=pseudo,
+            )
         return table.c.subject_id.in_(select(_S.c.id).where(_S.c.pseudonym == pseudo)), pseudo
     handles = bool(v.policy.grants_for(actor.role, purpose)) or (
         purpose == "case" and actor.role in w.settings.case_roles
@@ -1774,8 +1841,11 @@ class Repairs:
         state: str | None = None,
         record_id: str | None = None,
         subject: SubjectRef | None = None,
+        consent: str | None = None,
     ) -> builtins.list[RepairApplication]:
-        """Applications the actor may see (own, own organisation's, all for reviewers). Logged."""
+        """Applications the actor may see (own, own organisation's, all for reviewers).
+
+        Logged, per subject concerned. An agent gives ``consent=``."""
         return _list_objects(
             self._w,
             actor,
@@ -1786,6 +1856,7 @@ class Repairs:
             order="applied_on",
             machine="repair",
             build=_repair,
+            consent=consent,
         )
 
 
@@ -2470,8 +2541,11 @@ class Cases:
         state: str | None = None,
         type: str | None = None,  # noqa: A002 - the domain's word for the kind of case
         subject: SubjectRef | None = None,
+        consent: str | None = None,
     ) -> builtins.list[Case]:
-        """Cases the actor may see (own, own organisation's, or all for reviewers). Logged."""
+        """Cases the actor may see (own, own organisation's, or all for reviewers).
+
+        Logged, per subject concerned. An agent gives ``consent=``."""
         return _list_objects(
             self._w,
             actor,
@@ -2482,6 +2556,7 @@ class Cases:
             order="opened_on",
             machine="case",
             build=_case,
+            consent=consent,
         )
 
     def overdue(self, actor: Actor, *, on: date | None = None) -> OverdueReport:
@@ -2510,6 +2585,7 @@ class Cases:
                 )
             org = actor.organisation
         items: list[OverdueItem] = []
+        found: list[Any] = []
         with w.read() as conn:
             for kind, table, state, type_col in (
                 ("objection", _OB, "open", None),
@@ -2519,10 +2595,15 @@ class Cases:
                 cond = and_(table.c.state == state, table.c.deadline < day)
                 if org is not None:
                     cond = and_(cond, table.c.assigned_org == org)
-                cols = [table.c.id, table.c.state, table.c.assigned_org, table.c.deadline]
-                cols.append(table.c.record_id)
+                cols: list[Any] = [table.c.id, table.c.state, table.c.assigned_org]
+                cols += [table.c.deadline, table.c.record_id]
+                cols.append(_S.c.pseudonym.label("subject_pseudonym"))
                 if type_col is not None:
                     cols.append(type_col)
+                rows = conn.execute(
+                    select(*cols).join(_S, _S.c.id == table.c.subject_id).where(cond)
+                ).all()
+                found.extend(rows)
                 items.extend(
                     OverdueItem(
                         kind=kind,
@@ -2534,10 +2615,11 @@ class Cases:
                         record_id=r.record_id,
                         type=r.type if type_col is not None else None,
                     )
-                    for r in conn.execute(select(*cols).where(cond)).all()
+                    for r in rows
                 )
+            # One entry per subject concerned, so each one's access history shows it.
+            w.log_reads(conn, actor, found, reason=f"workflow.overdue:{len(items)}")
         items.sort(key=lambda i: (i.organisation, i.deadline, i.kind, i.id))
-        w.log_read(actor, reason=f"workflow.overdue:{len(items)}")
         return OverdueReport(on=day, items=tuple(items))
 
 

@@ -298,7 +298,7 @@ class Vault:
         if self._closed:
             raise ConfigurationError("the vault is closed")
         try:
-            with self._store.engine.begin() as conn:
+            with self._store.serialised(), self._store.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(

@@ -73,8 +73,10 @@ def require_vault(url: str) -> None:
     shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        database = parsed.database
-        if not database or database == ":memory:":
+        from credit_vault.storage.engine import sqlite_file_path
+
+        database = sqlite_file_path(parsed)  # a file: URI names its path
+        if database is None:
             raise ConfigurationError(
                 "an in-memory SQLite database holds no vault; give the vault's file"
             )

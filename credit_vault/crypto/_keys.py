@@ -597,7 +597,7 @@ class _FileBackedProvider(NoPickle):
 
     @property
     def path(self) -> Path:
-        """The key-set file (symlinks resolved once, when the provider was opened)."""
+        """The key-set file, as given (a symlink is followed at every read)."""
         return self._path
 
     def _file_stamp(self) -> _Stamp | None:
@@ -611,11 +611,15 @@ class _FileBackedProvider(NoPickle):
         old one atomically (the file a symlink points to, never the symlink).
         Other processes using the file wrap under the new KEK from their next write.
         """
-        with _locked_file(self._path) as fd:
-            material = self._decode(_read_fd(fd, self._path))
+        # The file the path points to now: a symlink stays a symlink, its target is
+        # replaced. (Reads follow the link each time, so a link re-pointed by the
+        # deployment, as Kubernetes does for secrets, is followed too.)
+        real = _real_path(self._path)
+        with _locked_file(real) as fd:
+            material = self._decode(_read_fd(fd, real))
             self._key_set._check_successor(material)
             rotated, new_id = material.rotated()
-            _write_file(self._path, self._encode(rotated), overwrite=True)
+            _write_file(real, self._encode(rotated), overwrite=True)
         self._key_set._adopt(rotated)
         return new_id
 
@@ -638,7 +642,7 @@ class FileKeyProvider(_FileBackedProvider):
     __slots__ = ()
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = _real_path(path)
+        self._path = Path(path)
         seen = self._file_stamp()
         self._key_set = KeySet._from_material(
             self._load(), reload=self._load, stamp=self._file_stamp, seen=seen
@@ -647,9 +651,8 @@ class FileKeyProvider(_FileBackedProvider):
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> FileKeyProvider:
         """Write a new random key set to ``path`` (mode 0600, atomically) and open it."""
-        real = _real_path(path)
-        _write_file(real, _Material.generate().to_json(), overwrite=overwrite)
-        return cls(real)
+        _write_file(_real_path(path), _Material.generate().to_json(), overwrite=overwrite)
+        return cls(path)
 
     def _decode(self, data: bytes) -> _Material:
         return _Material.from_json(data)
@@ -668,7 +671,7 @@ class PassphraseKeyProvider(_FileBackedProvider):
     def __init__(
         self, path: str | os.PathLike[str], passphrase: str | bytes | SecretStr | SecretBytes
     ) -> None:
-        self._path = _real_path(path)
+        self._path = Path(path)
         secret = _passphrase_bytes(passphrase)
         seen = self._file_stamp()
         sealed = _Sealed.parse(_read_private_file(self._path))
@@ -692,9 +695,8 @@ class PassphraseKeyProvider(_FileBackedProvider):
             raise TypeError("params must be an Argon2Params")
         secret = _passphrase_bytes(passphrase)
         kdf = _SealingKey.derive(secret, params, secret_bytes(_SALT_BYTES))
-        real = _real_path(path)
-        _write_file(real, kdf.seal(_Material.generate().to_json()), overwrite=overwrite)
-        return cls(real, passphrase)
+        _write_file(_real_path(path), kdf.seal(_Material.generate().to_json()), overwrite=overwrite)
+        return cls(path, passphrase)
 
     def _decode(self, data: bytes) -> _Material:
         sealed = _Sealed.parse(data)
@@ -885,7 +887,7 @@ class _SealingKey(NoPickle):
 
 
 def _real_path(path: str | os.PathLike[str]) -> Path:
-    """``path`` with symlinks resolved, so that rotation replaces the file, not a link to it."""
+    """``path`` with symlinks resolved now: the file a write must replace, not the link."""
     return Path(os.path.realpath(os.fspath(path)))
 
 

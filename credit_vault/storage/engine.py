@@ -17,12 +17,14 @@ last commits if the machine or the database server crashes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 import weakref
 from importlib import resources
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from sqlalchemy import (
     Column,
@@ -37,7 +39,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -61,13 +63,22 @@ _configured_lock = threading.Lock()
 class Store:
     """An engine plus what the vault needs to know about it."""
 
-    __slots__ = ("dialect", "durability", "engine", "owns_engine")
+    __slots__ = ("dialect", "durability", "engine", "lock", "owns_engine")
 
     def __init__(self, engine: Engine, *, durability: Durability, owns_engine: bool) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.durability = durability
         self.owns_engine = owns_engine
+        # An in-memory SQLite database lives in one connection (StaticPool) that every
+        # thread shares: its transactions must take turns, or they interleave.
+        self.lock: threading.RLock | None = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else None
+        )
+
+    def serialised(self) -> contextlib.AbstractContextManager[object]:
+        """Hold for a whole transaction: the shared connection's lock, or nothing."""
+        return self.lock if self.lock is not None else contextlib.nullcontext()
 
     @property
     def is_postgres(self) -> bool:
@@ -101,7 +112,7 @@ def open_store(
         if not isinstance(engine, Engine):
             raise ConfigurationError("engine must be a SQLAlchemy Engine")
         if engine.dialect.name == "sqlite":
-            _create_private_file(engine.url.database)
+            _create_private_file(engine.url)
         _configure(engine, durability)
     if engine.dialect.name == "postgresql":
         # The log entry must commit with the data it concerns: an adopted engine in
@@ -150,11 +161,12 @@ def _create_engine(url: str, durability: Durability) -> Engine:
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        if not parsed.database or parsed.database == ":memory:":
-            # One shared connection: SQLAlchemy's default for memory databases
-            # gives every thread its own, empty database.
+        if sqlite_file_path(parsed) is None:
+            # One shared connection (its transactions serialised by Store.lock):
+            # SQLAlchemy's default for memory databases gives every thread its
+            # own, empty database.
             kwargs["poolclass"] = StaticPool
-        _create_private_file(parsed.database)
+        _create_private_file(parsed)
     elif backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2"):
             raise ConfigurationError("use a postgresql+psycopg:// URL (psycopg 3)")
@@ -173,24 +185,38 @@ def _create_engine(url: str, durability: Durability) -> Engine:
     return engine
 
 
-def _create_private_file(database: str | None) -> None:
+def sqlite_file_path(url: URL) -> str | None:
+    """The file a SQLite URL names, or None for an in-memory database.
+
+    A URI filename (``sqlite:///file:path?mode=rwc&uri=true``) names ``path``, or no
+    file with ``mode=memory``; without ``uri=true`` SQLite takes ``file:...``
+    literally, as a file of that name.
+    """
+    database = url.database
+    if not database or database == ":memory:":
+        return None
+    uri = str(url.query.get("uri", "")).lower() in ("true", "1", "yes", "on")
+    if uri and database.startswith("file:"):
+        if str(url.query.get("mode", "")) == "memory":
+            return None
+        path = unquote(database[len("file:") :].split("#", 1)[0])
+        if path.startswith("//"):  # file://host/path: only the path counts
+            path = "/" + path[2:].partition("/")[2]
+        return path if path and path != ":memory:" else None
+    return database
+
+
+def _create_private_file(url: URL) -> None:
     """Create a new SQLite file readable by its owner only (its -wal and -shm inherit the mode).
 
     It holds only ciphertext and blind indexes, but category codes, dates and
     source names are in clear; no reason to let other local users read them.
     """
-    if not database or database == ":memory:":
+    path = sqlite_file_path(url)
+    if path is None:
         return
-    if database.startswith("file:"):
-        # A URI filename: file:path?mode=... (a memory URI names no file).
-        database = database[len("file:") :].split("?", 1)[0].split("#", 1)[0]
-        if database.startswith("//"):
-            database = database[2:].partition("/")[2]
-            database = "/" + database
-        if not database or database == ":memory:":
-            return
     try:
-        fd = os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return
     except OSError:
@@ -336,7 +362,7 @@ def migrate(store: Store) -> None:
     credit_vault) is refused with :class:`ConfigurationError`, never downgraded
     or changed.
     """
-    with store.engine.begin() as conn:
+    with store.serialised(), store.engine.begin() as conn:
         if store.is_postgres:
             # One migrator at a time across processes and hosts.
             conn.execute(text("SELECT pg_advisory_xact_lock(7315001)"))

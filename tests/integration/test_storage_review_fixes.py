@@ -219,3 +219,58 @@ def test_a_server_refusal_says_why_without_the_password(
     with pytest.raises(StorageError, match='role "nobody_here" does not exist') as info:
         Vault.open(url, keys=keys, clock=clock)
     assert "s3cr3t-pw" not in str(info.value)
+
+
+def test_threads_on_an_in_memory_vault_take_turns(
+    keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    # One shared connection: without the lock, threads' transactions interleaved
+    # (records committed by calls that raised, gaps in the log, crashes).
+    with Vault.open("sqlite://", keys=keys, clock=clock) as v:
+        register_all_sources(v)
+        errors: list[BaseException] = []
+
+        def work(base: int) -> None:
+            try:
+                for i in range(15):
+                    _ingest(v, base + i)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(100 * t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        with v._store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Record.__table__)).scalar() == 60
+        assert v.audit.verify().ok
+
+
+def test_file_names_that_are_not_uris_make_no_stray_files(
+    tmp_path: Path, keys: FileKeyProvider, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # Without uri=true SQLite takes "file:v.db" as the file's name; nothing else appears.
+    Vault.open("sqlite:///file:v.db", keys=keys, clock=clock).close()
+    # A memory URI names no file at all.
+    Vault.open(
+        "sqlite:///file:mem?mode=memory&cache=shared&uri=true", keys=keys, clock=clock
+    ).close()
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("vault.keys"))
+    assert [n for n in names if not n.startswith("file:v.db")] == []
+    assert _mode(tmp_path / "file:v.db") == 0o600
+
+
+def test_the_cli_finds_a_vault_named_by_a_file_uri(
+    tmp_path: Path, key_path: Path, clock: FrozenClock
+) -> None:
+    from click.testing import CliRunner
+
+    from credit_vault.cli import main
+
+    url = f"sqlite:///file:{tmp_path / 'v.db'}?uri=true"
+    Vault.open(url, keys=FileKeyProvider(key_path), clock=clock).close()
+    result = CliRunner().invoke(main, ["keys", "usage", url, "--keys", str(key_path)])
+    assert result.exit_code == 0, result.output

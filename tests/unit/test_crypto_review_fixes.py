@@ -160,7 +160,7 @@ def test_rotation_through_a_symlink_replaces_the_real_file(tmp_path: Path) -> No
     assert provider.rotate() == "kek-2"
     assert link.is_symlink()
     assert _kek_ids_in(real) == ["kek-1", "kek-2"]
-    assert provider.path == real.resolve()
+    assert provider.path == link  # as given: every read follows the link
     # A process configured with the real path sees the same key set and rotates onward.
     other = FileKeyProvider(real)
     assert other.key_set().kek_ids == ("kek-1", "kek-2")
@@ -179,7 +179,34 @@ def test_create_through_a_symlink_writes_the_target(tmp_path: Path) -> None:
     provider = FileKeyProvider.create(link)
     assert link.is_symlink()
     assert real.is_file()
-    assert provider.path == real.resolve()
+    assert provider.path == link
+
+
+def test_a_symlink_re_pointed_by_the_deployment_is_followed(tmp_path: Path) -> None:
+    """Kubernetes updates a secret by swapping the directory a symlink points through."""
+    first = tmp_path / "..data-1"
+    first.mkdir(mode=0o700)
+    FileKeyProvider.create(first / "vault.keys")
+    data = tmp_path / "..data"
+    data.symlink_to(first)
+    link = tmp_path / "vault.keys"
+    link.symlink_to(data / "vault.keys")
+    running = FileKeyProvider(link)  # a long-running process
+
+    second = tmp_path / "..data-2"
+    second.mkdir(mode=0o700)
+    (second / "vault.keys").write_bytes((first / "vault.keys").read_bytes())
+    os.chmod(second / "vault.keys", 0o600)
+    assert FileKeyProvider(second / "vault.keys").rotate() == "kek-2"
+    swap = tmp_path / "..data-new"
+    swap.symlink_to(second)
+    os.replace(swap, data)  # the atomic swap
+    for p in first.iterdir():
+        p.unlink()
+    first.rmdir()
+
+    _, wrapped = Envelope(running.key_set()).new_data_key("r_1", 1)
+    assert Envelope.kek_id_of(wrapped) == "kek-2"  # the running process followed
 
 
 # --- finding 4: KEK ids fit the database's VARCHAR(32) columns -------------------------

@@ -1,0 +1,78 @@
+"""Reads of workflow lists and the overdue report reach each subject's access history,
+and an agent lists a subject's objects only with their written consent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from credit_vault import Actor, SubjectRef, Vault
+from credit_vault.errors import ConsentRequired
+from tests.helpers import AUDITOR, citizen_id, clerk_for, record_for, source_code
+
+FOOD = "penalty.food_drug"
+
+
+def me(subject: SubjectRef) -> Actor:
+    return Actor(id="portal", role="subject", subject=subject)
+
+
+def _reads(v: Vault, start: int) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (e["subject"], tuple(e["records"]))
+        for e in v.audit.entries(start)
+        if e["op"] == "workflow_read"
+    ]
+
+
+def test_a_list_is_logged_once_per_subject_it_returns(vault: Vault) -> None:
+    people = [SubjectRef.person(citizen_id(i)) for i in range(3)]
+    rids = []
+    for p in people:
+        rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, p))
+        vault.objections.file(me(p), rid, reason="wrong")
+        rids.append(rid)
+    handler = Actor(id="h-1", role="objection_handler", organisation=source_code(FOOD))
+    for actor in (handler, AUDITOR):
+        start = vault.audit.head().size
+        assert len(vault.objections.list(actor)) == 3
+        assert sorted(_reads(vault, start)) == sorted(
+            (vault.pseudonym(p), (rid,)) for p, rid in zip(people, rids, strict=True)
+        )
+    # The overdue report too: every subject whose item it shows.
+    start = vault.audit.head().size
+    report = vault.cases.overdue(AUDITOR, on=date(2025, 7, 1))
+    assert len(report.items) == 3
+    assert {s for s, _ in _reads(vault, start)} == {vault.pseudonym(p) for p in people}
+    # Each subject's extract now shows who listed their objection.
+    mine = vault.audit.entries(0)
+    listed = [
+        e for e in mine if e["op"] == "workflow_read" and e["subject"] == vault.pseudonym(people[0])
+    ]
+    assert {e["actor"] for e in listed} >= {"h-1", AUDITOR.id}
+
+
+def test_an_empty_list_is_still_logged(vault: Vault) -> None:
+    handler = Actor(id="h-1", role="objection_handler", organisation=source_code(FOOD))
+    start = vault.audit.head().size
+    assert vault.objections.list(handler) == []
+    assert _reads(vault, start) == [("", ())]
+
+
+def test_an_agent_lists_a_subjects_objects_only_with_consent(vault: Vault) -> None:
+    hal = SubjectRef.person(citizen_id(9))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, hal))
+    vault.objections.file(me(hal), rid, reason="wrong")
+    agent = Actor(id="lawyer-7", role="subject_agent", organisation="law-firm", subject=hal)
+    for listing in (vault.objections.list, vault.repairs.list, vault.cases.list):
+        start = vault.audit.head().size
+        with pytest.raises(ConsentRequired):
+            listing(agent)
+        [denied] = vault.audit.entries(start)
+        assert (denied["op"], denied["outcome"], denied["reason"]) == (
+            "workflow_read",
+            "denied",
+            "consent_required",
+        )
+    assert len(vault.objections.list(agent, consent="委托书-2025-7")) == 1
