@@ -515,13 +515,14 @@ class Lifecycle:
             return None
         if actor.role == "source_clerk" and actor.organisation == row.source_code:
             return None
-        if actor.subject is not None:
+        if actor.role == "subject" and actor.subject is not None:
+            # The subject themself; another role carrying a subject= (an agent, a
+            # clerk) is judged by its own grants below, as a query would judge it.
             if actor.subject.kind == row.kind and bytes(row.lookup) == v._subject_lookup(
                 actor.subject
             ):
                 return None
-            if actor.role == "subject":
-                return "not_self"
+            return "not_self"
         if self._status_grant(actor, cat):
             return None
         return "category_not_granted"

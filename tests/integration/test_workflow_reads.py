@@ -76,3 +76,15 @@ def test_an_agent_lists_a_subjects_objects_only_with_consent(vault: Vault) -> No
             "consent_required",
         )
     assert len(vault.objections.list(agent, consent="委托书-2025-7")) == 1
+
+
+def test_only_the_subject_role_reads_a_status_as_the_subject(vault: Vault) -> None:
+    from credit_vault.errors import PermissionDenied
+
+    ann = SubjectRef.person(citizen_id(20))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, ann))
+    assert vault.record_status(me(ann), rid).record_id == rid
+    for role in ("statistician", "subject_agent"):
+        posing = Actor(id="x-1", role=role, organisation="elsewhere", subject=ann)
+        with pytest.raises(PermissionDenied):
+            vault.record_status(posing, rid)
