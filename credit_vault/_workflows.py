@@ -195,13 +195,15 @@ class Workflows:
         ).one()
         return rec, subj
 
-    def load_subject(self, conn: Connection, subject_id: str) -> Any:
-        """A subject row by id."""
-        return conn.execute(
-            select(
-                _S.c.id, _S.c.kind, _S.c.lookup, _S.c.pseudonym, _S.c.kek_id, _S.c.wrapped_key
-            ).where(_S.c.id == subject_id)
-        ).one()
+    def load_subject(self, conn: Connection, subject_id: str, *, shared: bool = False) -> Any:
+        """A subject row by id; with ``shared``, read FOR KEY SHARE on PostgreSQL (an
+        erasure of the subject then waits for this transaction, or this for it)."""
+        find = select(
+            _S.c.id, _S.c.kind, _S.c.lookup, _S.c.pseudonym, _S.c.kek_id, _S.c.wrapped_key
+        ).where(_S.c.id == subject_id)
+        if shared and conn.dialect.name == "postgresql":
+            find = find.with_for_update(read=True, key_share=True)
+        return conn.execute(find).one()
 
     def record_state(self, rec: Any) -> str:
         """The record's state as of the vault's clock, whatever the sweep has stored so far.
@@ -732,8 +734,12 @@ class Workflows:
         records: Sequence[str] = (),
         fields: Sequence[str] = (),
         object_id: str | None = None,
+        conn: Connection | None = None,
     ) -> None:
-        """Log a read of workflow data (who looked at whose objections, repairs, cases)."""
+        """Log a read of workflow data (who looked at whose objections, repairs, cases).
+
+        In ``conn`` when given (the read's own transaction), else in one of its own.
+        """
         entry = self._vault._entry(
             actor,
             "workflow_read",
@@ -745,7 +751,10 @@ class Workflows:
         )
         if object_id:
             entry = replace(entry, extra=(("object", object_id),))
-        self._vault._log_only(entry)
+        if conn is not None:
+            self._vault._append(conn, entry)
+        else:
+            self._vault._log_only(entry)
 
     def log_reads(
         self,
@@ -833,14 +842,22 @@ def _read_object(
             records=[record_id or ""],
             object_id=row.id,
         )
-    w.log_read(
-        actor,
-        reason=f"{machine}.read" + (":texts" if shown else ""),
-        subject=subj.pseudonym,
-        records=[record_id] if record_id else [],
-        fields=list(texts) if shown else [],
-        object_id=row.id,
-    )
+    with w._vault._tx() as conn:
+        if shown:
+            # The subject's key as it stands in the logging transaction (locked on
+            # PostgreSQL): an erasure that committed since the row was read leaves no
+            # key, and then no text is decrypted or logged as disclosed.
+            subj = w.load_subject(conn, subj.id, shared=True)
+            shown = subj.wrapped_key is not None
+        w.log_read(
+            actor,
+            reason=f"{machine}.read" + (":texts" if shown else ""),
+            subject=subj.pseudonym,
+            records=[record_id] if record_id else [],
+            fields=list(texts) if shown else [],
+            object_id=row.id,
+            conn=conn,
+        )
     if not shown:
         return build(row)
     return build(

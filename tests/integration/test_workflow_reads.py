@@ -88,3 +88,29 @@ def test_only_the_subject_role_reads_a_status_as_the_subject(vault: Vault) -> No
         posing = Actor(id="x-1", role=role, organisation="elsewhere", subject=ann)
         with pytest.raises(PermissionDenied):
             vault.record_status(posing, rid)
+
+
+def test_a_get_decrypts_nothing_of_a_subject_erased_after_the_row_was_read(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hal = SubjectRef.person(citizen_id(30))
+    rid = vault.ingest(
+        clerk_for("honor.commendation"), record_for(vault, "honor.commendation", hal)
+    )
+    obj = vault.objections.file(me(hal), rid, reason="GET-MARKER the title is misspelt")
+    assert vault.objections.get(me(hal), obj.id).reason is not None
+    w = vault._workflows
+    real = w.subject_kind
+
+    def erase_first(*args: object, **kw: object) -> bool:
+        # Another process erases the subject after this get read the objection row.
+        monkeypatch.setattr(w, "subject_kind", real)
+        vault.erase_subject(Actor(id="adm", role="admin"), hal, legal_basis="PIPL Art 47")
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(w, "subject_kind", erase_first)
+    start = vault.audit.head().size
+    got = vault.objections.get(me(hal), obj.id)
+    assert got.reason is None
+    [read] = [e for e in vault.audit.entries(start) if e["op"] == "workflow_read"]
+    assert read["fields"] == []
