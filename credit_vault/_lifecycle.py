@@ -372,8 +372,13 @@ class Lifecycle:
         for g in policy.grants:
             if g.role != actor.role or not g.covers(category):
                 continue
-            # Answer and aggregate purposes never see one record, so not its status either.
-            if policy.has_purpose(g.purpose) and policy.purpose(g.purpose).kind in _STATUS_KINDS:
+            if not policy.has_purpose(g.purpose):
+                continue
+            purpose = policy.purpose(g.purpose)
+            # Answer and aggregate purposes never see one record, so not its status
+            # either; a purpose that needs the subject's consent gives nothing without
+            # it (and record_status takes none), as a query under it would give nothing.
+            if purpose.kind in _STATUS_KINDS and not purpose.consent:
                 return True
         return False
 

@@ -84,7 +84,7 @@ def test_only_the_subject_role_reads_a_status_as_the_subject(vault: Vault) -> No
     ann = SubjectRef.person(citizen_id(20))
     rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, ann))
     assert vault.record_status(me(ann), rid).record_id == rid
-    for role in ("statistician", "subject_agent"):
+    for role in ("third_party", "statistician", "subject_agent"):
         posing = Actor(id="x-1", role=role, organisation="elsewhere", subject=ann)
         with pytest.raises(PermissionDenied):
             vault.record_status(posing, rid)
