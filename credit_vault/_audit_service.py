@@ -462,10 +462,10 @@ class VaultAudit:
         """A time bound in UTC; a date means its local midnight (``until``: the next one)."""
         if value is None:
             return None
+        if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+            raise InputError("since/until must be timezone-aware datetimes or dates")
         try:
             if isinstance(value, datetime):
-                if value.tzinfo is None or value.utcoffset() is None:
-                    raise InputError("since/until must be timezone-aware datetimes or dates")
                 return value.astimezone(UTC)
             if isinstance(value, date):
                 day = value + timedelta(days=1) if end else value

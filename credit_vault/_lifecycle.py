@@ -378,7 +378,7 @@ class Lifecycle:
             # Answer and aggregate purposes never see one record, so not its status
             # either; a purpose that needs the subject's consent gives nothing without
             # it (and record_status takes none), as a query under it would give nothing.
-            if purpose.kind in _STATUS_KINDS and not purpose.consent:
+            if purpose.kind in _STATUS_KINDS and not purpose.consent and not purpose.self_only:
                 return True
         return False
 
@@ -520,11 +520,14 @@ class Lifecycle:
             return None
         if actor.role == "source_clerk" and actor.organisation == row.source_code:
             return None
-        if actor.role == "subject" and actor.subject is not None:
-            # The subject themself; another role carrying a subject= (an agent, a
-            # clerk) is judged by its own grants below, as a query would judge it.
-            if actor.subject.kind == row.kind and bytes(row.lookup) == v._subject_lookup(
-                actor.subject
+        if actor.role == "subject":
+            # The subject themself, and only about their own records; another role
+            # carrying a subject= (an agent, a clerk) is judged by its own grants
+            # below, as a query would judge it.
+            if (
+                actor.subject is not None
+                and actor.subject.kind == row.kind
+                and bytes(row.lookup) == v._subject_lookup(actor.subject)
             ):
                 return None
             return "not_self"

@@ -777,9 +777,9 @@ class Workflows:
                 recs.add(r.record_id)
         if not by_subject:
             by_subject[default_subject] = set()
-        for pseudo, recs in sorted(by_subject.items()):
-            self._vault._append(
-                conn,
+        self._vault._append_many(
+            conn,
+            [
                 self._vault._entry(
                     actor,
                     "workflow_read",
@@ -787,8 +787,10 @@ class Workflows:
                     subject=pseudo,
                     records=sorted(recs),
                     reason=reason,
-                ),
-            )
+                )
+                for pseudo, recs in sorted(by_subject.items())
+            ],
+        )
 
 
 def _reason(step: _Step) -> str:
@@ -924,6 +926,7 @@ def _list_objects(
     (with all its record ids), so each subject's access history shows the read.
     """
     actor = w._vault._check_actor(actor)
+    consent = _consent(consent)
     if subject is not None and not isinstance(subject, SubjectRef):
         raise InputError("subject must be a SubjectRef")
     for column, value in filters.items():

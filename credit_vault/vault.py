@@ -337,6 +337,17 @@ class Vault:
             raise AuditWriteFailed() from None
         return seq
 
+    def _append_many(self, conn: Connection, entries: Sequence[AccessEntry]) -> list[int]:
+        """Append several entries as the last step of the caller's transaction."""
+        try:
+            self.audit._before_append(conn)
+            seqs = audit_repo.append_many(conn, entries, self._now)
+            if seqs:
+                self.audit._after_append(conn, seqs[-1])
+        except SQLAlchemyError:
+            raise AuditWriteFailed() from None
+        return seqs
+
     def _entry(
         self,
         actor: Actor,

@@ -51,10 +51,13 @@ FINDING_KINDS = (
 # Reads of subjects' records. Only these go through the policy's ticket rule;
 # workflow steps carry their case object instead of a ticket.
 _READ_OPS = frozenset({"query"})
-# Every read that concerns one subject, for the per-actor flags (subjects a day, off
-# hours, same-organisation reads): queries, workflow reads (objection reasons, record
-# histories), record statuses and a subject's extract.
+# Every read of one subject's data, for the per-actor flags (subjects a day, off
+# hours): queries, workflow reads of one object (objection reasons, record histories;
+# not the lists and overdue reports of a handler's queue), record statuses and a
+# subject's extract. Same-organisation reads stay with queries: handlers and source
+# clerks work on their own organisation's records by duty.
 _SUBJECT_READ_OPS = frozenset({"query", "workflow_read", "status", "export"})
+_QUEUE_READS = (".list", "workflow.overdue")
 _MAX_SEQS = 20
 
 
@@ -296,6 +299,8 @@ class AccessReview:
         subject = _s(doc, "subject")
         if op not in _SUBJECT_READ_OPS or outcome != "ok" or not subject:
             return
+        if op == "workflow_read" and any(q in _s(doc, "reason") for q in _QUEUE_READS):
+            return
         self.reads += 1
         key2 = (actor, day)
         seen = self._subjects.setdefault(key2, set())
@@ -325,7 +330,7 @@ class AccessReview:
                 )
             f.note(seq, ts_text)
         records = doc.get("records")
-        if org and isinstance(records, list) and records:
+        if op in _READ_OPS and org and isinstance(records, list) and records:
             recs = tuple(r for r in records if isinstance(r, str))
             self._org_reads.append((seq, ts_text, actor, role, org, recs))
 

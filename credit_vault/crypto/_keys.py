@@ -642,7 +642,9 @@ class FileKeyProvider(_FileBackedProvider):
     __slots__ = ()
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
+        # Absolute (a later chdir must not lose the file) but not resolved: a symlink
+        # is followed at every read.
+        self._path = Path(os.path.abspath(path))
         seen = self._file_stamp()
         self._key_set = KeySet._from_material(
             self._load(), reload=self._load, stamp=self._file_stamp, seen=seen
@@ -671,7 +673,9 @@ class PassphraseKeyProvider(_FileBackedProvider):
     def __init__(
         self, path: str | os.PathLike[str], passphrase: str | bytes | SecretStr | SecretBytes
     ) -> None:
-        self._path = Path(path)
+        # Absolute (a later chdir must not lose the file) but not resolved: a symlink
+        # is followed at every read.
+        self._path = Path(os.path.abspath(path))
         secret = _passphrase_bytes(passphrase)
         seen = self._file_stamp()
         sealed = _Sealed.parse(_read_private_file(self._path))

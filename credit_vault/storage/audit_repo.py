@@ -10,7 +10,7 @@ rollback).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -153,6 +153,61 @@ def append(conn: Connection, entry: AccessEntry, now: Callable[[], datetime]) ->
     conn.execute(_INSERT_ENTRY, values)
     conn.execute(_UPDATE_HEAD, head_values)
     return seq
+
+
+def append_many(
+    conn: Connection, entries: Sequence[AccessEntry], now: Callable[[], datetime]
+) -> list[int]:
+    """Append several entries at once; their sequence numbers. The last step before commit.
+
+    One head read (locked) and one head update for the lot, the rows in one
+    ``executemany``: a read that concerns many subjects logs one entry per subject
+    without holding the head's lock for a round trip per entry.
+    """
+    if not entries:
+        return []
+    sqlite = conn.dialect.name == "sqlite"
+    head = _read_head_sqlite(conn) if sqlite else read_head(conn, for_update=True)
+    ts = now()
+    if head.updated_at is not None and ts < head.updated_at:
+        ts = head.updated_at
+    cr = CompactRange.from_bytes(head.size, head.frontier)
+    rows: list[tuple[int, bytes, str, str, str | None, bytes]] = []
+    for entry in entries:
+        seq = cr.size
+        data = entry.canonical(seq, ts)
+        lh = leaf_hash(data)
+        cr.append(lh)
+        rows.append((seq, data, entry.actor_id[:128], entry.op, entry.subject or None, lh))
+    if sqlite:
+        stamp = sqlite_datetime(ts)
+        with sqlite_cursor(conn) as cur:
+            cur.executemany(
+                _SQLITE_INSERT_ENTRY,
+                [(seq, stamp, a, op, subj, lh, data) for seq, data, a, op, subj, lh in rows],
+            )
+            cur.execute(_SQLITE_UPDATE_HEAD, (cr.size, cr.to_bytes(), cr.root(), stamp))
+    else:
+        conn.execute(
+            _INSERT_ENTRY,
+            [
+                {
+                    "seq": seq,
+                    "ts": ts,
+                    "actor_id": actor,
+                    "op": op,
+                    "subject_pseudonym": subj,
+                    "leaf_hash": lh,
+                    "entry": data,
+                }
+                for seq, data, actor, op, subj, lh in rows
+            ],
+        )
+        conn.execute(
+            _UPDATE_HEAD,
+            {"size": cr.size, "frontier": cr.to_bytes(), "root": cr.root(), "updated_at": ts},
+        )
+    return [r[0] for r in rows]
 
 
 def iter_entries(

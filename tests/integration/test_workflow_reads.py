@@ -51,6 +51,7 @@ def test_a_list_is_logged_once_per_subject_it_returns(vault: Vault) -> None:
         e for e in mine if e["op"] == "workflow_read" and e["subject"] == vault.pseudonym(people[0])
     ]
     assert {e["actor"] for e in listed} >= {"h-1", AUDITOR.id}
+    assert vault.audit.verify().ok  # entries appended as a batch hash and chain like any
 
 
 def test_an_empty_list_is_still_logged(vault: Vault) -> None:
@@ -114,3 +115,20 @@ def test_a_get_decrypts_nothing_of_a_subject_erased_after_the_row_was_read(
     assert got.reason is None
     [read] = [e for e in vault.audit.entries(start) if e["op"] == "workflow_read"]
     assert read["fields"] == []
+
+
+def test_odd_arguments_and_a_subject_without_a_subject_ref(vault: Vault) -> None:
+    from datetime import datetime
+
+    from credit_vault.errors import InputError, PermissionDenied
+
+    hal = SubjectRef.person(citizen_id(40))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, hal))
+    agent = Actor(id="lawyer-7", role="subject_agent", organisation="law-firm", subject=hal)
+    with pytest.raises(InputError):
+        vault.objections.list(agent, consent=123)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="timezone-aware"):
+        vault.audit.review(AUDITOR, datetime(2025, 1, 1), datetime(2025, 2, 1))
+    # Role "subject" with no subject= is nobody's subject: no one's record status.
+    with pytest.raises(PermissionDenied):
+        vault.record_status(Actor(id="anon", role="subject"), rid)

@@ -151,6 +151,32 @@ def test_reads_of_records_the_actors_own_organisation_supplied() -> None:
     assert (f.actor, f.org, f.seqs) == ("off-1", "market-bureau", [0])
 
 
+def test_a_handlers_queue_and_own_organisations_work_are_not_flagged() -> None:
+    # Listing the queue, the overdue report and a clerk checking its own source's
+    # record are duty, not reads of subjects' data: no subjects_per_day, no same_org_read.
+    log = Log()
+    sunday_3am = datetime(2025, 6, 7, 19, 0, tzinfo=UTC)
+    for i in range(10):
+        log.add(
+            MONDAY_10 + timedelta(minutes=i),
+            op="workflow_read",
+            reason="objection.list",
+            subject=f"{i:064x}",
+            records=("r_own",),
+        )
+        log.add(
+            sunday_3am,
+            op="workflow_read",
+            reason="workflow.overdue:10",
+            subject=f"{i:064x}",
+            records=("r_own",),
+        )
+    log.add(MONDAY_10, op="status", records=("r_own",), ticket=None)
+    r = run(log, {"r_own": "market-bureau"})
+    assert kinds(r) == {}
+    assert r.reads == 1  # the status read
+
+
 def test_silent_gaps_unless_a_heartbeat_explains_them() -> None:
     log = Log()
     log.add(MONDAY_10)

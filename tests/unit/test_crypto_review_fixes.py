@@ -249,3 +249,17 @@ def test_deeply_nested_key_file_is_a_key_file_error(tmp_path: Path) -> None:
         FileKeyProvider(path)
     with pytest.raises(KeyFileError, match="nested too deeply"):
         PassphraseKeyProvider(path, "pass phrase")
+
+
+def test_a_relative_path_survives_a_change_of_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    FileKeyProvider.create("vault.keys")
+    running = FileKeyProvider("vault.keys")
+    assert running.path == tmp_path / "vault.keys"
+    monkeypatch.chdir("/")  # as a daemon does
+    assert FileKeyProvider(tmp_path / "vault.keys").rotate() == "kek-2"
+    _, wrapped = Envelope(running.key_set()).new_data_key("r_1", 1)
+    assert Envelope.kek_id_of(wrapped) == "kek-2"
+    assert running.rotate() == "kek-3"
