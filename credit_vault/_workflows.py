@@ -2153,13 +2153,20 @@ class RecordsAdmin:
                 subject=subj.pseudonym,
                 records=[rec.id],
             )
-        w.log_read(
-            actor,
-            reason="record.history" + (":texts" if texts else ""),
-            subject=subj.pseudonym,
-            records=[rec.id],
-            fields=["reason"] if texts else [],
-        )
+        with v._tx() as conn:
+            if texts:
+                # As in a get: the subject's key as it stands when the read is logged
+                # (locked on PostgreSQL); after an erasure no reason is decrypted.
+                subj = w.load_subject(conn, subj.id, shared=True)
+                texts = subj.wrapped_key is not None
+            w.log_read(
+                actor,
+                reason="record.history" + (":texts" if texts else ""),
+                subject=subj.pseudonym,
+                records=[rec.id],
+                fields=["reason"] if texts else [],
+                conn=conn,
+            )
         return [
             RecordChange(
                 id=r.id,

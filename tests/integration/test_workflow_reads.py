@@ -132,3 +132,24 @@ def test_odd_arguments_and_a_subject_without_a_subject_ref(vault: Vault) -> None
     # Role "subject" with no subject= is nobody's subject: no one's record status.
     with pytest.raises(PermissionDenied):
         vault.record_status(Actor(id="anon", role="subject"), rid)
+
+
+def test_a_history_decrypts_nothing_of_a_subject_erased_meanwhile(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    honor = "honor.commendation"
+    hal = SubjectRef.person(citizen_id(31))
+    rid = vault.ingest(clerk_for(honor), record_for(vault, honor, hal))
+    facts = dict(record_for(vault, honor, hal, marker="FIX").facts)
+    vault.records.correct(clerk_for(honor), rid, facts=facts, reason="HISTORY-MARKER typo")
+    assert [c.reason for c in vault.records.history(me(hal), rid)] == ["HISTORY-MARKER typo"]
+    w = vault._workflows
+    real = w.subject_kind
+
+    def erase_first(*args: object, **kw: object) -> bool:
+        monkeypatch.setattr(w, "subject_kind", real)
+        vault.erase_subject(Actor(id="adm", role="admin"), hal, legal_basis="PIPL Art 47")
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(w, "subject_kind", erase_first)
+    assert [c.reason for c in vault.records.history(me(hal), rid)] == [None]
