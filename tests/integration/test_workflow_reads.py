@@ -26,6 +26,22 @@ def _reads(v: Vault, start: int) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
+def _erase_after_the_read(
+    vault: Vault, subject: SubjectRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next workflow read: another process erases ``subject`` after the read
+    fetched its rows and key, before the read is logged and decrypted."""
+    w = vault._workflows
+    real = w.subject_kind
+
+    def erase_first(*args: object, **kw: object) -> bool:
+        monkeypatch.setattr(w, "subject_kind", real)
+        vault.erase_subject(Actor(id="adm", role="admin"), subject, legal_basis="PIPL Art 47")
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(w, "subject_kind", erase_first)
+
+
 def test_a_list_is_logged_once_per_subject_it_returns(vault: Vault) -> None:
     people = [SubjectRef.person(citizen_id(i)) for i in range(3)]
     rids = []
@@ -100,16 +116,7 @@ def test_a_get_decrypts_nothing_of_a_subject_erased_after_the_row_was_read(
     )
     obj = vault.objections.file(me(hal), rid, reason="GET-MARKER the title is misspelt")
     assert vault.objections.get(me(hal), obj.id).reason is not None
-    w = vault._workflows
-    real = w.subject_kind
-
-    def erase_first(*args: object, **kw: object) -> bool:
-        # Another process erases the subject after this get read the objection row.
-        monkeypatch.setattr(w, "subject_kind", real)
-        vault.erase_subject(Actor(id="adm", role="admin"), hal, legal_basis="PIPL Art 47")
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(w, "subject_kind", erase_first)
+    _erase_after_the_read(vault, hal, monkeypatch)
     start = vault.audit.head().size
     got = vault.objections.get(me(hal), obj.id)
     assert got.reason is None
@@ -143,13 +150,5 @@ def test_a_history_decrypts_nothing_of_a_subject_erased_meanwhile(
     facts = dict(record_for(vault, honor, hal, marker="FIX").facts)
     vault.records.correct(clerk_for(honor), rid, facts=facts, reason="HISTORY-MARKER typo")
     assert [c.reason for c in vault.records.history(me(hal), rid)] == ["HISTORY-MARKER typo"]
-    w = vault._workflows
-    real = w.subject_kind
-
-    def erase_first(*args: object, **kw: object) -> bool:
-        monkeypatch.setattr(w, "subject_kind", real)
-        vault.erase_subject(Actor(id="adm", role="admin"), hal, legal_basis="PIPL Art 47")
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(w, "subject_kind", erase_first)
+    _erase_after_the_read(vault, hal, monkeypatch)
     assert [c.reason for c in vault.records.history(me(hal), rid)] == [None]
