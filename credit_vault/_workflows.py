@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
 from credit_vault._lifecycle import decrypt_facts, window_of
+from credit_vault.audit._entry import AccessEntry
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
 from credit_vault.domain.windows import state_today
@@ -384,9 +385,8 @@ class Workflows:
                 request_id=request_id,
             )
 
-    def commit_step(
+    def _step_entry(
         self,
-        conn: Connection,
         actor: Actor,
         step: _Step,
         *,
@@ -394,10 +394,8 @@ class Workflows:
         ticket: str | None,
         request_id: str,
         fields: Sequence[str] = (),
-    ) -> int:
-        """Append the transition's log entry and its outbox event; return the entry's seq."""
-        vault = self._vault
-        entry = vault._entry(
+    ) -> AccessEntry:
+        entry = self._vault._entry(
             actor,
             step.op,
             "ok",
@@ -410,7 +408,7 @@ class Workflows:
             reason=_reason(step),
             request_id=request_id,
         )
-        entry = replace(
+        return replace(
             entry,
             extra=(
                 ("object", step.object_id),
@@ -418,25 +416,66 @@ class Workflows:
                 ("to", step.state),
             ),
         )
+
+    def _step_event(self, seq: int, step: _Step, subject: str) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "at": self._vault._now(),
+            "type": f"{step.machine}.{_DONE[step.action]}",
+            "kind": step.machine,
+            "object_id": step.object_id,
+            "record_id": step.record_id,
+            "subject": subject or None,
+            "state": step.state,
+            "organisation": step.organisation,
+            "deadline": step.deadline,
+        }
+
+    def commit_step(
+        self,
+        conn: Connection,
+        actor: Actor,
+        step: _Step,
+        *,
+        subject: str,
+        ticket: str | None,
+        request_id: str,
+        fields: Sequence[str] = (),
+    ) -> int:
+        """Append the transition's log entry and its outbox event; return the entry's seq."""
+        entry = self._step_entry(
+            actor, step, subject=subject, ticket=ticket, request_id=request_id, fields=fields
+        )
         # The entry's sequence number keys the event: appends are serialised (head-row
         # lock on PostgreSQL, BEGIN IMMEDIATE on SQLite) and held to commit, so event
         # numbers follow commit order and a poller never skips one.
-        seq = vault._append(conn, entry)
-        conn.execute(
-            insert(_EV).values(
-                seq=seq,
-                at=vault._now(),
-                type=f"{step.machine}.{_DONE[step.action]}",
-                kind=step.machine,
-                object_id=step.object_id,
-                record_id=step.record_id,
-                subject=subject or None,
-                state=step.state,
-                organisation=step.organisation,
-                deadline=step.deadline,
-            )
-        )
+        seq = self._vault._append(conn, entry)
+        conn.execute(insert(_EV).values(**self._step_event(seq, step, subject)))
         return seq
+
+    def commit_steps(
+        self,
+        conn: Connection,
+        actor: Actor,
+        steps: Sequence[tuple[_Step, str]],
+        *,
+        request_id: str,
+    ) -> list[int]:
+        """:meth:`commit_step` for several (step, subject) at once: one batch append."""
+        entries = [
+            self._step_entry(actor, step, subject=subject, ticket=None, request_id=request_id)
+            for step, subject in steps
+        ]
+        seqs = self._vault._append_many(conn, entries)
+        if seqs:
+            conn.execute(
+                insert(_EV),
+                [
+                    self._step_event(seq, step, subject)
+                    for seq, (step, subject) in zip(seqs, steps, strict=True)
+                ],
+            )
+        return seqs
 
     def lapse_purged(
         self,
@@ -452,10 +491,10 @@ class Workflows:
         records) after the purge has committed: with the record gone there is nothing
         left to decide, and an item left open would stay on the overdue report for
         ever. Each item goes to ``lapsed`` with its own log entry and outbox event,
-        as every transition does; ``actor`` is the one purging. Each item lapses in a
-        transaction of its own that locks only that item and then the log head, never
-        the record (workflow steps lock record, then item, then head), so neither a
-        step nor another run of this can deadlock with it.
+        as every transition does; ``actor`` is the one purging. Each batch of items
+        lapses in one transaction that locks the items in id order and then the log
+        head, never the record (workflow steps lock record, then item, then head), so
+        neither a step nor another run of this can deadlock with it.
         An item a handler or the subject closed meanwhile is left as they closed it;
         one that could not be lapsed now is found by the next sweep. Returns how many
         items lapsed.
@@ -489,32 +528,46 @@ class Workflows:
                 while True:
                     with v._tx() as conn:
                         rows = conn.execute(query.where(table.c.id > after).limit(batch)).all()
-                    for row in rows:
-                        # One item a transaction: it locks the item, then the log head,
-                        # and nothing after the head (two runs at once cannot deadlock).
-                        with v._tx() as conn:
-                            lapsed += self._lapse_one(
-                                conn, actor, machine, table, open_state, row, request_id
+                        if rows:
+                            lapsed += self._lapse_batch(
+                                conn, actor, machine, table, open_state, rows, request_id
                             )
                     if len(rows) < batch:
                         break
                     after = rows[-1].id
         return lapsed
 
-    def _lapse_one(
+    def _lapse_batch(
         self,
         conn: Connection,
         actor: Actor,
         machine: str,
         table: Table,
         open_state: str,
-        row: Any,
+        rows: Sequence[Any],
         request_id: str,
     ) -> int:
+        """Lapse ``rows`` still open: lock them in id order, update, then log as a batch.
+
+        Items first (in one order, so two runs cannot deadlock), the log head last and
+        nothing after it; a workflow step locks record, item, head, so it cannot
+        deadlock with this either.
+        """
         v = self._vault
-        done = conn.execute(
+        lock = (
+            select(table.c.id)
+            .where(table.c.id.in_([r.id for r in rows]), table.c.state == open_state)
+            .order_by(table.c.id)
+        )
+        if conn.dialect.name == "postgresql":
+            lock = lock.with_for_update()
+        still_open = set(conn.execute(lock).scalars())
+        todo = [r for r in rows if r.id in still_open]
+        if not todo:
+            return 0
+        conn.execute(
             update(table)
-            .where(table.c.id == row.id, table.c.state == open_state)
+            .where(table.c.id.in_([r.id for r in todo]), table.c.state == open_state)
             .values(
                 state="lapsed",
                 open_record=None,
@@ -522,30 +575,27 @@ class Workflows:
                 reason_code="record_purged",
                 updated_at=v._now(),
             )
-        ).rowcount
-        if done != 1:
-            return 0
-        self.commit_step(
-            conn,
-            actor,
-            _Step(
-                op=machine,
-                machine=machine,
-                action="lapse",
-                object_id=row.id,
-                record_id=row.record_id,
-                state="lapsed",
-                organisation=row.assigned_org,
-                deadline=None,
-                code="record_purged",
-                from_state=open_state,
-                category=row.category,
-            ),
-            subject=row.pseudonym,
-            ticket=None,
-            request_id=request_id,
         )
-        return 1
+        steps = [
+            (
+                _Step(
+                    op=machine,
+                    machine=machine,
+                    action="lapse",
+                    object_id=row.id,
+                    record_id=row.record_id,
+                    state="lapsed",
+                    organisation=row.assigned_org,
+                    deadline=None,
+                    code="record_purged",
+                    from_state=open_state,
+                    category=row.category,
+                ),
+                row.pseudonym,
+            )
+            for row in todo
+        ]
+        return len(self.commit_steps(conn, actor, steps, request_id=request_id))
 
     def conditional(self, conn: Connection, stmt: Any) -> None:
         """Run an UPDATE that must change exactly one row; otherwise someone else won."""

@@ -72,3 +72,28 @@ def test_an_erasure_lapses_the_open_objection_on_the_subjects_records(vault: Vau
     ]
     assert vault.cases.overdue(AUDITOR, on=obj.deadline.replace(year=2030)).items == ()
     assert vault.audit.verify().ok
+
+
+def test_a_batch_of_lapses_pairs_each_event_with_its_own_log_entry(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    objections = {}
+    for i in range(5):
+        s = SubjectRef.person(citizen_id(20 + i))
+        rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, s))
+        objections[vault.objections.file(me(s), rid, reason="wrong").id] = rid
+    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))
+    last = vault.events.poll()[-1].seq
+    vault.sweep(ADMIN)
+    lapses = [e for e in vault.events.poll(after=last) if e.type == "objection.lapsed"]
+    assert {e.object_id for e in lapses} == set(objections)
+    entries = {e["seq"]: e for e in vault.audit.entries()}
+    for ev in lapses:
+        logged = entries[ev.seq]
+        assert (logged["op"], logged["x_object"], logged["x_to"]) == (
+            "objection",
+            ev.object_id,
+            "lapsed",
+        )
+        assert logged["records"] == [objections[ev.object_id]]
+    assert vault.audit.verify().ok
