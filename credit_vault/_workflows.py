@@ -492,9 +492,9 @@ class Workflows:
         left to decide, and an item left open would stay on the overdue report for
         ever. Each item goes to ``lapsed`` with its own log entry and outbox event,
         as every transition does; ``actor`` is the one purging. Each batch of items
-        lapses in one transaction that locks the items in id order and then the log
-        head, never the record (workflow steps lock record, then item, then head), so
-        neither a step nor another run of this can deadlock with it.
+        lapses in one transaction that locks the items it can take without waiting
+        (others are left for the next sweep) and then the log head, so nothing can
+        deadlock with it.
         An item a handler or the subject closed meanwhile is left as they closed it;
         one that could not be lapsed now is found by the next sweep. Returns how many
         items lapsed.
@@ -547,11 +547,11 @@ class Workflows:
         rows: Sequence[Any],
         request_id: str,
     ) -> int:
-        """Lapse ``rows`` still open: lock them in id order, update, then log as a batch.
+        """Lapse ``rows`` still open: lock them, update, then log as a batch.
 
-        Items first (in one order, so two runs cannot deadlock), the log head last and
-        nothing after it; a workflow step locks record, item, head, so it cannot
-        deadlock with this either.
+        Items first, skipping any another transaction holds (so it never waits on an
+        item: no deadlock with a step, an erasure or another run), the log head last
+        and nothing after it. A skipped item is lapsed by the next sweep.
         """
         v = self._vault
         lock = (
@@ -560,7 +560,9 @@ class Workflows:
             .order_by(table.c.id)
         )
         if conn.dialect.name == "postgresql":
-            lock = lock.with_for_update()
+            # An item someone else holds (a step deciding it, an erasure clearing its
+            # texts in its own order) is left for the next sweep: never a wait here.
+            lock = lock.with_for_update(skip_locked=True)
         still_open = set(conn.execute(lock).scalars())
         todo = [r for r in rows if r.id in still_open]
         if not todo:

@@ -339,11 +339,12 @@ class Vault:
 
     def _append_many(self, conn: Connection, entries: Sequence[AccessEntry]) -> list[int]:
         """Append several entries as the last step of the caller's transaction."""
+        if not entries:
+            return []  # nothing to log: not even the cadence runs
         try:
             self.audit._before_append(conn)
             seqs = audit_repo.append_many(conn, entries, self._now)
-            if seqs:
-                self.audit._after_append(conn, seqs[-1])
+            self.audit._after_append(conn, seqs[-1])
         except SQLAlchemyError:
             raise AuditWriteFailed() from None
         return seqs
