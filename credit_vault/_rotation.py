@@ -181,6 +181,9 @@ class Rotation:
             n, b = self._walk(spec, actor, current, batch_size, progress, rid, entries)
             done[spec.name] = n
             batches += b
+        # Another process may have rotated again during the run: what remains is
+        # judged against the KEK current now, which the report then names.
+        current = v._keys.current_kek_id
         with v._tx() as conn:
             usage = self._usage(conn)
             remaining = {k: n for k, n in usage.items() if k != current}
@@ -193,6 +196,11 @@ class Rotation:
                 },
             )
             seq = v._append(conn, summary)
+        if v.dialect == "sqlite" and any(done.values()):
+            # The WAL still holds the pages as they were, old wrapped keys included,
+            # until SQLite reuses them: copy it into the file and truncate it, as the
+            # sweep does after a purge.
+            v._lifecycle._checkpoint()
         return RewrapReport(
             kek_id=current,
             rewrapped=done,

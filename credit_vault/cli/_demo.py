@@ -567,7 +567,12 @@ def prepare_directory(directory: Path | None) -> Path:
                 "must be an empty directory or a path that does not exist", param_hint="--dir"
             )
     else:
-        directory.mkdir(parents=True, mode=0o700)
+        try:
+            directory.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot create it ({exc.strerror or type(exc).__name__})", param_hint="--dir"
+            ) from None
     return directory
 
 

@@ -187,7 +187,7 @@ def step_objection_rejected(ctx: DemoContext) -> None:
 
 def step_repair_approved(ctx: DemoContext) -> None:
     """Credit repair: eligible after the minimum period; approval ends disclosure at once."""
-    from credit_vault.cli._demo import ENFORCEMENT_OFFICER, PUNISHMENT_TICKET
+    from credit_vault.cli._demo import ADMIN, ENFORCEMENT_OFFICER, PUNISHMENT_TICKET
 
     target = _targets(ctx).get("repair")
     if target is None:
@@ -216,7 +216,16 @@ def step_repair_approved(ctx: DemoContext) -> None:
         )
     mine = _own(ctx)[target.record_id]
     ctx.check(mine.state == "repaired", "the subject's own view shows the record as repaired")
-    ended_early = target.disclosure_ends_on is not None and v.today() < target.disclosure_ends_on
+    # The record's own lifecycle says so: repaired, ended by the repair, and on a day
+    # before its window would have closed.
+    status = v.record_status(ADMIN, target.record_id)
+    ended_early = (
+        status.stored_state == "repaired"
+        and status.ended_reason == "repaired"
+        and status.state_changed_at is not None
+        and target.disclosure_ends_on is not None
+        and status.state_changed_at.astimezone(v.timezone).date() < target.disclosure_ends_on
+    )
     ctx.check(ended_early, "disclosure ended before its window would have closed")
     ctx.out.line(
         f"{target.category} ({cat.severity}) at {target.source}: repairable from "
