@@ -233,20 +233,33 @@ class Workflows:
         if actor.role == "subject":
             return True
         if actor.role == self.settings.agent_role:
-            if consent is None or not _CONSENT.match(consent):
-                self.refuse(
-                    actor,
-                    op,
-                    ConsentRequired(
-                        "an agent acts for a subject only with their written consent "
-                        "(consent=<reference of the authorisation>)"
-                    ),
-                    reason="consent_required",
-                    subject=subj.pseudonym,
-                    records=records,
-                )
+            self.require_consent(actor, consent, op=op, subject=subj.pseudonym, records=records)
             return True
         return False
+
+    def require_consent(
+        self,
+        actor: Actor,
+        consent: str | None,
+        *,
+        op: str,
+        subject: str,
+        records: Sequence[str] = (),
+    ) -> None:
+        """An agent acts for a subject only with a reference to their written consent;
+        without one the attempt is refused and logged."""
+        if consent is None or not _CONSENT.match(consent):
+            self.refuse(
+                actor,
+                op,
+                ConsentRequired(
+                    "an agent acts for a subject only with their written consent "
+                    "(consent=<reference of the authorisation>)"
+                ),
+                reason="consent_required",
+                subject=subject,
+                records=records,
+            )
 
     def grants(self, actor: Actor, purpose: str, category: str) -> bool:
         """Whether the actor's role has a grant of ``purpose`` covering ``category``."""
@@ -808,6 +821,39 @@ class Workflows:
         else:
             self._vault._log_only(entry)
 
+    def log_text_read(
+        self,
+        actor: Actor,
+        subj: Any,
+        *,
+        texts: bool,
+        reason: str,
+        records: Sequence[str],
+        fields: Sequence[str],
+        object_id: str | None = None,
+    ) -> tuple[Any, bool]:
+        """Log a read that may decrypt the subject's texts; (subject row, texts shown).
+
+        With ``texts`` the subject's key is re-read in the logging transaction (locked
+        on PostgreSQL): an erasure that committed since the rows were read leaves no
+        key, and then nothing is decrypted or logged as disclosed. Decrypt with the
+        subject row returned, never the one read before.
+        """
+        with self._vault._tx() as conn:
+            if texts:
+                subj = self.load_subject(conn, subj.id, shared=True)
+                texts = subj.wrapped_key is not None
+            self.log_read(
+                actor,
+                reason=reason + (":texts" if texts else ""),
+                subject=subj.pseudonym,
+                records=records,
+                fields=fields if texts else [],
+                object_id=object_id,
+                conn=conn,
+            )
+        return subj, texts
+
     def log_reads(
         self,
         conn: Connection,
@@ -896,22 +942,15 @@ def _read_object(
             records=[record_id or ""],
             object_id=row.id,
         )
-    with w._vault._tx() as conn:
-        if shown:
-            # The subject's key as it stands in the logging transaction (locked on
-            # PostgreSQL): an erasure that committed since the row was read leaves no
-            # key, and then no text is decrypted or logged as disclosed.
-            subj = w.load_subject(conn, subj.id, shared=True)
-            shown = subj.wrapped_key is not None
-        w.log_read(
-            actor,
-            reason=f"{machine}.read" + (":texts" if shown else ""),
-            subject=subj.pseudonym,
-            records=[record_id] if record_id else [],
-            fields=list(texts) if shown else [],
-            object_id=row.id,
-            conn=conn,
-        )
+    subj, shown = w.log_text_read(
+        actor,
+        subj,
+        texts=shown,
+        reason=f"{machine}.read",
+        records=[record_id] if record_id else [],
+        fields=list(texts),
+        object_id=row.id,
+    )
     if not shown:
         return build(row)
     return build(
@@ -1491,17 +1530,8 @@ def _scope(
                 reason="workflow.list:not_self",
             )
         pseudo = v.pseudonym(actor.subject)
-        if actor.role != "subject" and (consent is None or not _CONSENT.match(consent)):
-            w.refuse(
-                actor,
-                "workflow_read",
-                ConsentRequired(
-                    "an agent acts for a subject only with their written consent "
-                    "(consent=<reference of the authorisation>)"
-                ),
-                reason="consent_required",
-                subject=pseudo,
-            )
+        if actor.role != "subject":
+            w.require_consent(actor, consent, op="workflow_read", subject=pseudo)
         return table.c.subject_id.in_(select(_S.c.id).where(_S.c.pseudonym == pseudo)), pseudo
     handles = bool(v.policy.grants_for(actor.role, purpose)) or (
         purpose == "case" and actor.role in w.settings.case_roles
@@ -2205,20 +2235,14 @@ class RecordsAdmin:
                 subject=subj.pseudonym,
                 records=[rec.id],
             )
-        with v._tx() as conn:
-            if texts:
-                # As in a get: the subject's key as it stands when the read is logged
-                # (locked on PostgreSQL); after an erasure no reason is decrypted.
-                subj = w.load_subject(conn, subj.id, shared=True)
-                texts = subj.wrapped_key is not None
-            w.log_read(
-                actor,
-                reason="record.history" + (":texts" if texts else ""),
-                subject=subj.pseudonym,
-                records=[rec.id],
-                fields=["reason"] if texts else [],
-                conn=conn,
-            )
+        subj, texts = w.log_text_read(
+            actor,
+            subj,
+            texts=bool(texts),
+            reason="record.history",
+            records=[rec.id],
+            fields=["reason"],
+        )
         return [
             RecordChange(
                 id=r.id,
