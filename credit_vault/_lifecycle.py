@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -568,7 +567,7 @@ class Lifecycle:
         if v.dialect == "sqlite":
             # Without a checkpoint the WAL keeps the pages as they were before the
             # purge (wrapped data keys included) until SQLite reuses that space.
-            checkpointed = self._checkpoint() if purged else None
+            checkpointed = v._store.checkpoint_wal() if purged else None
         summary = v._entry(actor, "sweep", "ok", reason="sweep", request_id=rid)
         summary = dataclasses.replace(
             summary,
@@ -704,19 +703,6 @@ class Lifecycle:
                 request_id=rid,
             ),
         )
-
-    def _checkpoint(self) -> bool:
-        """Copy the WAL into the database file and truncate it; False if readers held it."""
-        with self._vault._store.serialised():
-            raw = self._vault._store.engine.raw_connection()
-            try:
-                driver = cast("sqlite3.Connection", raw.driver_connection)
-                row = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            except sqlite3.Error:
-                return False
-            finally:
-                raw.close()
-        return row is not None and row[0] == 0
 
     # ------------------------------------------------------------------ erasure
 
@@ -855,7 +841,7 @@ class Lifecycle:
                 # The erasure stands; the next sweep lapses what is still open.
                 _LOG.warning("open workflow items of an erasure not lapsed yet (%s)", exc.code)
             if v.dialect == "sqlite":
-                self._checkpoint()
+                v._store.checkpoint_wal()
             return report
         if refused is not None:
             v._log_only(

@@ -200,7 +200,7 @@ class Rotation:
             # The WAL still holds the pages as they were, old wrapped keys included,
             # until SQLite reuses them: copy it into the file and truncate it, as the
             # sweep does after a purge.
-            v._lifecycle._checkpoint()
+            v._store.checkpoint_wal()
         return RewrapReport(
             kek_id=current,
             rewrapped=done,

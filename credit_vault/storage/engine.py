@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sqlite3
 import threading
 import weakref
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import unquote
 
 from sqlalchemy import (
@@ -75,6 +76,23 @@ class Store:
         self.lock: threading.RLock | None = (
             threading.RLock() if isinstance(engine.pool, StaticPool) else None
         )
+
+    def checkpoint_wal(self) -> bool:
+        """SQLite: copy the WAL into the database file and truncate it, so pages as they
+        were before a purge or re-wrap (wrapped keys included) leave the disk. False
+        if readers held the WAL (or the database is not SQLite)."""
+        if self.dialect != "sqlite":
+            return False
+        with self.serialised():
+            raw = self.engine.raw_connection()
+            try:
+                driver = cast("sqlite3.Connection", raw.driver_connection)
+                row = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error:
+                return False
+            finally:
+                raw.close()
+        return row is not None and row[0] == 0
 
     def serialised(self) -> contextlib.AbstractContextManager[object]:
         """Hold for a whole transaction: the shared connection's lock, or nothing."""
