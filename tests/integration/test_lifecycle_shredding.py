@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Table, select
 
 from credit_vault import Actor, SubjectRef, Vault
-from credit_vault._lifecycle import Lifecycle
 from credit_vault.crypto import FileKeyProvider
+from credit_vault.storage.engine import Store
 from credit_vault.storage.tables import Record, Subject
 from credit_vault.testing import FrozenClock
 from tests.helpers import citizen_id, clerk_for, record_for, register_all_sources
@@ -96,7 +96,7 @@ def test_without_the_checkpoint_the_wal_keeps_the_old_pages(
     v, path = sqlite_vault
     old, _ = _ingest_marked(v)
     wrapped, _ = _secrets(v, old)
-    monkeypatch.setattr(Lifecycle, "_checkpoint", lambda self: True)
+    monkeypatch.setattr(Store, "checkpoint_wal", lambda self: True)
     v.sweep(ADMIN)
     assert wrapped in disk_bytes(path)
     monkeypatch.undo()
