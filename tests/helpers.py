@@ -130,3 +130,29 @@ def key_file_without(src: Path, dest: Path, drop: Collection[str]) -> FileKeyPro
     dest.write_text(json.dumps(doc))
     dest.chmod(0o600)
     return FileKeyProvider(dest)
+
+
+def make_log_unwritable(conn: Any) -> None:
+    """Add a trigger that aborts every insert into the access log (SQLite or PostgreSQL)."""
+    from sqlalchemy import text
+
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            text(
+                "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
+                "BEGIN SELECT RAISE(ABORT, 'log is read-only'); END"
+            )
+        )
+        return
+    conn.execute(
+        text(
+            "CREATE FUNCTION no_log() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'log is read-only'; END $$ LANGUAGE plpgsql"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
+            "FOR EACH ROW EXECUTE FUNCTION no_log()"
+        )
+    )

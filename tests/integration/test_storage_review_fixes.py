@@ -26,7 +26,13 @@ from credit_vault.errors import AuditWriteFailed, ConfigurationError
 from credit_vault.storage.engine import VERSION_TABLE, current_revision, head_revision
 from credit_vault.storage.tables import Record
 from credit_vault.testing import FrozenClock
-from tests.helpers import citizen_id, clerk_for, record_for, register_all_sources
+from tests.helpers import (
+    citizen_id,
+    clerk_for,
+    make_log_unwritable,
+    record_for,
+    register_all_sources,
+)
 
 TAX = "tax.major_violation"
 
@@ -70,18 +76,7 @@ def test_an_autocommit_engine_still_commits_records_with_their_log_entry(
         with Vault.open(engine=engine, keys=keys, clock=clock) as v:
             register_all_sources(v)
             with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "CREATE FUNCTION no_log() RETURNS trigger AS $$ BEGIN "
-                        "RAISE EXCEPTION 'log is read-only'; END $$ LANGUAGE plpgsql"
-                    )
-                )
-                conn.execute(
-                    text(
-                        "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
-                        "FOR EACH ROW EXECUTE FUNCTION no_log()"
-                    )
-                )
+                make_log_unwritable(conn)
             with pytest.raises(AuditWriteFailed):
                 _ingest(v, 4)
             with engine.connect() as conn:

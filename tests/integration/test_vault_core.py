@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from credit_vault import Actor, RecordIn, SubjectRef, Vault
 from credit_vault.crypto import FileKeyProvider
@@ -33,6 +33,7 @@ from tests.helpers import (
     clerk_for,
     credit_code,
     full_facts,
+    make_log_unwritable,
     record_for,
 )
 
@@ -290,26 +291,7 @@ def test_unwritable_log_means_no_disclosure(vault: Vault, db_url: str) -> None:
     vault.ingest(clerk_for(TAX), record_for(vault, TAX, s))
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.execute(
-                text(
-                    "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
-                    "BEGIN SELECT RAISE(ABORT, 'log is read-only'); END"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "CREATE FUNCTION no_log() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'log is read-only'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TRIGGER no_log BEFORE INSERT ON audit_entries "
-                    "FOR EACH ROW EXECUTE FUNCTION no_log()"
-                )
-            )
+        make_log_unwritable(conn)
     engine.dispose()
     result = None
     with pytest.raises(AuditWriteFailed):
