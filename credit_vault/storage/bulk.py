@@ -10,7 +10,6 @@ through Core.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,10 +22,10 @@ from sqlalchemy.exc import DBAPIError
 
 __all__ = [
     "as_utc",
+    "dbapi_cursor",
     "driver_values",
     "insert_many",
     "insert_rows",
-    "sqlite_cursor",
     "sqlite_datetime",
 ]
 
@@ -91,14 +90,17 @@ def _as_sqlalchemy_errors(driver_error: type[Exception]) -> Iterator[None]:
 
 
 @contextmanager
-def sqlite_cursor(conn: Connection) -> Iterator[Any]:
-    """A DB-API cursor on the SQLite transaction's own connection (no SQLAlchemy overhead).
+def dbapi_cursor(conn: Connection) -> Iterator[Any]:
+    """A DB-API cursor on the transaction's own connection, for any driver.
 
-    Driver errors are raised as SQLAlchemy raises them (:class:`DBAPIError`).
+    For the few statements every vault call runs, where SQLAlchemy's per-statement
+    bookkeeping costs as much as a loopback round trip. Driver errors are raised as
+    SQLAlchemy raises them (:class:`DBAPIError`), so callers handle both paths alike.
     """
+    driver_error = conn.dialect.loaded_dbapi.Error
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with _as_sqlalchemy_errors(sqlite3.Error):
+        with _as_sqlalchemy_errors(driver_error):
             yield cur
     finally:
         cur.close()
@@ -176,7 +178,7 @@ def _pg_copy(conn: Connection, table: Table, names: Sequence[str], rows: list[li
 
     COPY checks constraints and fires triggers like INSERT, at a fraction of the
     cost per row (psycopg adapts dates, timestamps, bytes and booleans itself).
-    Driver errors are raised as SQLAlchemy raises them, as in :func:`sqlite_cursor`.
+    Driver errors are raised as SQLAlchemy raises them, as in :func:`dbapi_cursor`.
     """
     import psycopg
 
@@ -198,5 +200,5 @@ def _executemany(
     cols = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'  # noqa: S608 - names from the schema
-    with sqlite_cursor(conn) as cur:
+    with dbapi_cursor(conn) as cur:
         cur.executemany(sql, rows)

@@ -45,7 +45,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from credit_vault.errors import ConfigurationError, StorageError
-from credit_vault.storage.bulk import sqlite_cursor
+from credit_vault.storage.bulk import dbapi_cursor
 
 __all__ = ["VERSION_TABLE", "Durability", "Store", "connection_reason", "open_store"]
 
@@ -287,7 +287,7 @@ def _add_listeners(engine: Engine, durability: Durability) -> None:
             # through exec_driver_sql costs as much as the statement itself.
             # Driver errors (a lock wait that timed out) are raised as
             # SQLAlchemy raises them, so callers handle both paths alike.
-            with sqlite_cursor(conn) as cur:
+            with dbapi_cursor(conn) as cur:
                 cur.execute("BEGIN IMMEDIATE")
 
     elif engine.dialect.name == "postgresql":
