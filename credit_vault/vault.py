@@ -17,7 +17,8 @@ from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Engine, LargeBinary, Table, any_, bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -142,10 +143,47 @@ _RECORDS_OF_SUBJECT = (
 )
 _SUBJECT_BY_LOOKUP_SHARED = _SUBJECT_BY_LOOKUP.with_for_update(read=True, key_share=True)
 
+#: Values bound in one IN list on SQLite (it takes at most 32,766 parameters a statement).
+_IN_CHUNK = 500
+
+# PostgreSQL: a batch's subjects are found and inserted with one array parameter
+# per column, whatever the batch's size. Long IN and multi-row VALUES lists cost
+# more to build and parse than to run (and a statement takes at most 65,535
+# parameters); these statements are the same text every time.
+_SUBJECT_FIND_COLUMNS = (
+    _S.c.id,
+    _S.c.lookup,
+    _S.c.kind,
+    _S.c.name_lookup,
+    _S.c.kek_id,
+    _S.c.wrapped_key,
+)
+# An erasure locks its subject FOR UPDATE; FOR KEY SHARE waits for it (see
+# Vault._ensure_subjects). KEY SHARE, not SHARE, so that two ingests updating one
+# subject's name do not deadlock.
+_PG_SUBJECTS_BY_LOOKUPS = (
+    select(*_SUBJECT_FIND_COLUMNS)
+    .where(_S.c.lookup == any_(bindparam("lookups", type_=postgresql.ARRAY(LargeBinary))))
+    .with_for_update(read=True, key_share=True)
+)
+
+
+def _pg_array_cast(column: str) -> str:
+    pg_dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    sql_type = _S.c[column].type.compile(dialect=pg_dialect)
+    return f"CAST(:{column} AS {sql_type}[])"
+
+
+# The rows this insert writes come back; a conflict (another process inserted the
+# subject first) writes and returns nothing for that subject.
+_PG_INSERT_SUBJECTS = text(
+    f"INSERT INTO {_S.name} ({', '.join(_SUBJECT_COLUMNS)}) "  # noqa: S608 - names from the schema
+    f"SELECT * FROM unnest({', '.join(_pg_array_cast(c) for c in _SUBJECT_COLUMNS)}) "
+    "ON CONFLICT (kind, lookup) DO NOTHING RETURNING id, kind, lookup"
+)
+
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
 # joined with the pseudonyms an auditor sees in the exported log.
-#: Values bound in one IN list (PostgreSQL takes at most 65,535 parameters a statement).
-_IN_CHUNK = 500
 _BI_LOOKUP = "subject-lookup"
 _BI_PSEUDONYM = "audit-pseudonym"
 _BI_NAME = "subject-name"
@@ -737,24 +775,22 @@ class Vault:
         # In lookup order: two batches naming the same subjects in other orders then
         # lock them (name updates, inserts) in one order and cannot deadlock.
         lookups = dict(sorted((self._subject_lookup(s), s) for s in distinct.values()))
-        found: dict[bytes, Any] = {}
         keys = list(lookups)
-        pg = conn.dialect.name == "postgresql"
-        for i in range(0, len(keys), _IN_CHUNK):
-            find = select(
-                _S.c.id, _S.c.lookup, _S.c.kind, _S.c.name_lookup, _S.c.kek_id, _S.c.wrapped_key
-            ).where(_S.c.lookup.in_(keys[i : i + _IN_CHUNK]))
-            if pg:
-                # An erasure locks its subject FOR UPDATE. Without a lock here a
-                # concurrent erasure could commit between this read and the insert,
-                # leaving a live record on an erased subject. FOR KEY SHARE waits for
-                # it and re-reads the row (its lookup is then random: no match, and a
-                # fresh subject is created); an erasure that comes second waits for
-                # this ingest and sees its records. KEY SHARE, not SHARE, so that two
-                # ingests updating one subject's name do not deadlock.
-                find = find.with_for_update(read=True, key_share=True)
-            for hit in conn.execute(find).all():
-                found[bytes(hit.lookup)] = hit
+        if conn.dialect.name == "postgresql":
+            # An erasure locks its subject FOR UPDATE. Without a lock here a
+            # concurrent erasure could commit between this read and the insert,
+            # leaving a live record on an erased subject. FOR KEY SHARE waits for
+            # it and re-reads the row (its lookup is then random: no match, and a
+            # fresh subject is created); an erasure that comes second waits for
+            # this ingest and sees its records.
+            hits = conn.execute(_PG_SUBJECTS_BY_LOOKUPS, {"lookups": keys}).all()
+        else:
+            hits = []
+            for i in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[i : i + _IN_CHUNK]
+                find = select(*_SUBJECT_FIND_COLUMNS).where(_S.c.lookup.in_(chunk))
+                hits.extend(conn.execute(find).all())
+        found: dict[bytes, Any] = {bytes(hit.lookup): hit for hit in hits}
         out: dict[str, str] = {}
         new_subjects: list[tuple[bytes, SubjectRef]] = []
         for lk, s in lookups.items():
@@ -829,31 +865,22 @@ class Vault:
         waited for). A winner erased in between matches no more (its lookup is
         random): that subject is inserted again, fresh.
         """
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(_S).on_conflict_do_nothing(index_elements=["kind", "lookup"])
         out: dict[str, str] = {}
         pending = list(zip(keys, rows, strict=True))
         for _ in range(3):
             # The rows this insert wrote come back; they are this transaction's own,
             # so no lock is needed on them. Only the others (another process won)
             # are read and locked below.
+            columns = {
+                name: [row[i] for _, row in pending] for i, name in enumerate(_SUBJECT_COLUMNS)
+            }
             won: dict[tuple[str, bytes], str] = {
-                (r.kind, bytes(r.lookup)): r.id
-                for r in conn.execute(
-                    stmt.returning(_S.c.id, _S.c.kind, _S.c.lookup),
-                    [dict(zip(_SUBJECT_COLUMNS, row, strict=True)) for _, row in pending],
-                )
+                (r.kind, bytes(r.lookup)): r.id for r in conn.execute(_PG_INSERT_SUBJECTS, columns)
             }
             # kind is row[1], lookup row[2]
             lookups = [row[2] for _, row in pending if (row[1], row[2]) not in won]
-            for i in range(0, len(lookups), _IN_CHUNK):
-                find = (
-                    select(_S.c.id, _S.c.kind, _S.c.lookup)
-                    .where(_S.c.lookup.in_(lookups[i : i + _IN_CHUNK]))
-                    .with_for_update(read=True, key_share=True)
-                )
-                for r in conn.execute(find).all():
+            if lookups:
+                for r in conn.execute(_PG_SUBJECTS_BY_LOOKUPS, {"lookups": lookups}):
                     won[(r.kind, bytes(r.lookup))] = r.id
             missing = []
             for key, row in pending:

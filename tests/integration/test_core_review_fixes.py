@@ -160,12 +160,59 @@ def test_erasure_waits_for_an_ingest_that_found_the_subject(
 
 
 @pytest.mark.postgres
-def test_more_new_subjects_than_one_in_list(
-    pg_url: str, keys: FileKeyProvider, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+def test_two_ingests_creating_one_subject_share_its_row(
+    pair: tuple[Vault, Vault], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # PostgreSQL binds at most 65,535 parameters a statement; lookups go in chunks.
+    # Both look the subject up and miss it; the first inserts it and holds its
+    # transaction open; the second's insert waits on that row, does nothing when
+    # the first commits, and takes the winner's row.
+    first_vault, second_vault = pair
+    person = SubjectRef.person(citizen_id(7))
+    holding, release = threading.Event(), threading.Event()
+    real_insert = vault_mod.insert_rows
+    first_thread: list[threading.Thread] = []
+
+    def slow_insert(conn: Any, table: Table, *args: Any, **kw: Any) -> Any:
+        if threading.current_thread() in first_thread:
+            holding.set()  # the subject row is inserted, not committed
+            release.wait(30)
+        return real_insert(conn, table, *args, **kw)
+
+    monkeypatch.setattr(vault_mod, "insert_rows", slow_insert)
+    first, first_err, first_ids = _run(
+        lambda: first_vault.ingest(clerk_for(HONOR), record_for(first_vault, HONOR, person))
+    )
+    first_thread.append(first)
+    assert holding.wait(30)
+    second, second_err, second_ids = _run(
+        lambda: second_vault.ingest(clerk_for(HONOR), record_for(second_vault, HONOR, person))
+    )
+    time.sleep(0.5)  # the second reaches its insert and waits on the first's row
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert not first.is_alive()
+    assert not second.is_alive()
+    assert first_err == []
+    assert second_err == []
+
+    with second_vault._store.engine.connect() as conn:
+        assert len(conn.execute(select(_S.c.id)).all()) == 1
+        owners = set(conn.execute(select(_R.c.subject_id)).scalars())
+    assert len(owners) == 1
+    me = Actor(id="me", role="subject", subject=person)
+    seen = second_vault.query(me, purpose="self_query", subject=person).records
+    assert sorted(r.record_id for r in seen) == sorted(first_ids + second_ids)
+
+
+def test_more_new_subjects_than_one_in_list(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite finds subjects with IN lists in chunks (it binds at most 32,766
+    # parameters a statement); PostgreSQL with one array parameter, which the
+    # chunk size does not touch.
     monkeypatch.setattr(vault_mod, "_IN_CHUNK", 3)
-    with Vault.open(pg_url, keys=keys, clock=clock) as v:
+    with Vault.open(db_url, keys=keys, clock=clock) as v:
         register_all_sources(v)
         people = [SubjectRef.person(citizen_id(100 + i)) for i in range(10)]
         v.ingest_many(clerk_for(TRAFFIC), [record_for(v, TRAFFIC, p) for p in people[:4]])
@@ -175,6 +222,34 @@ def test_more_new_subjects_than_one_in_list(
             assert conn.execute(select(_S.c.id)).all().__len__() == 10
         d = v.query(OFFICER, purpose="licensing_review", subject=people[9], ticket="T-1")
         assert [r.record_id for r in d.records] == [ids[9]]
+
+
+@pytest.mark.postgres
+def test_a_batch_of_more_subjects_than_a_statement_has_parameters(
+    pg_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    # 7,000 new subjects: one parameter per value (ten columns each) would be
+    # 70,000, over PostgreSQL's 65,535. Half exist already, so the lookup finds
+    # 3,500 and the insert writes 3,500.
+    people = [
+        SubjectRef.person(citizen_id(i % 1000, birth=f"19{80 + i // 1000}0101"))
+        for i in range(7000)
+    ]
+    with Vault.open(pg_url, keys=keys, clock=clock) as v:
+        register_all_sources(v)
+        clerk = clerk_for(TRAFFIC)
+        first = v.ingest_many(clerk, [record_for(v, TRAFFIC, p) for p in people[::2]])
+        ids = v.ingest_many(clerk, [record_for(v, TRAFFIC, p) for p in people])
+        assert len(ids) == 7000
+        with v._store.engine.connect() as conn:
+            assert len(conn.execute(select(_S.c.id)).all()) == 7000
+            subject_of = dict(conn.execute(select(_R.c.id, _R.c.subject_id)).all())
+        # Each person's two records (one from each batch) share one subject row.
+        for p_index, rid in ((0, first[0]), (6998, first[3499])):
+            assert subject_of[rid] == subject_of[ids[p_index]]
+        assert len({subject_of[r] for r in ids}) == 7000
+        d = v.query(OFFICER, purpose="licensing_review", subject=people[6999], ticket="T-1")
+        assert [r.record_id for r in d.records] == [ids[6999]]
 
 
 def test_conduct_end_in_the_future_is_refused(vault: Vault) -> None:
