@@ -363,8 +363,8 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ status
 
-    def _status_grant(self, actor: Actor, category: Category | None) -> bool:
-        """Whether a policy grant lets the actor's role see records of this category."""
+    def _status_grant(self, actor: Actor, category: Category | None, source: str) -> bool:
+        """Whether a policy grant lets the actor's role see this record (category, source)."""
         if category is None:
             return False
         policy = self._vault.policy
@@ -374,6 +374,8 @@ class Lifecycle:
             if not policy.has_purpose(g.purpose):
                 continue
             purpose = policy.purpose(g.purpose)
+            if purpose.own_source and actor.organisation != source:
+                continue  # as a query under it would leave the record out
             # Answer and aggregate purposes never see one record, so not its status
             # either; a purpose that needs the subject's consent gives nothing without
             # it (and record_status takes none), as a query under it would give nothing.
@@ -530,7 +532,7 @@ class Lifecycle:
             ):
                 return None
             return "not_self"
-        if self._status_grant(actor, cat):
+        if self._status_grant(actor, cat, row.source_code):
             return None
         return "category_not_granted"
 

@@ -967,6 +967,19 @@ class Vault:
                 f"purpose '{purpose}' does not return records",
                 PermissionDenied,
             )
+        if (
+            decision.allowed
+            and decision.purpose is not None
+            and decision.purpose.own_source
+            and not actor.organisation
+        ):
+            decision = AccessDecision.deny(
+                decision.purpose,
+                "no_organisation",
+                f"purpose '{purpose}' reads only the reader's own organisation's records; "
+                "the actor has no organisation",
+                PermissionDenied,
+            )
         if not decision.allowed:
             self._log_only(
                 self._entry(
@@ -985,6 +998,7 @@ class Vault:
         scope = decision.purpose.scope
         consent_purpose = decision.purpose.consent
         ended_records = decision.purpose.ended_records
+        own_source = actor.organisation if decision.purpose.own_source else None
         only = {c.code for c in requested} if categories is not None else None
 
         now = self._now()
@@ -1008,8 +1022,11 @@ class Vault:
                 visible_by_category: dict[str, frozenset[str]] = {}
                 if srow is not None:
                     rows = conn.execute(_RECORDS_OF_SUBJECT, {"sid": srow.id}).all()
+                name_granted = is_self and decision.purpose.self_only
                 for row in rows:
                     if only is not None and row.category not in only:
+                        continue
+                    if own_source is not None and row.source_code != own_source:
                         continue
                     if row.category not in self.catalog:
                         continue
@@ -1046,6 +1063,9 @@ class Vault:
                             srow.id, f"statement:{row.id}", bytes(row.statement_ct)
                         ).decode("utf-8")
                         disclosed_fields.add("statement")
+                    # The subject's name is a confidential field of the subject: shown
+                    # when a disclosed record's category is granted that tier.
+                    name_granted = name_granted or decision.max_tier(cat) == "confidential"
                     out.append(
                         # Built from our own stored, typed values: no validation pass.
                         DisclosedRecord.model_construct(
@@ -1068,7 +1088,7 @@ class Vault:
                             statement=statement,
                         )
                     )
-                if srow is not None and srow.name_ct is not None and _may_see_name(decision):
+                if srow is not None and srow.name_ct is not None and name_granted:
                     if subject_cipher is None:
                         subject_cipher = self._subject_cipher(srow)
                     subject_name = subject_cipher.decrypt(
@@ -1265,11 +1285,6 @@ class Vault:
         return self._workflows.events
 
     # endregion workflows
-
-
-def _may_see_name(decision: AccessDecision) -> bool:
-    """The subject's name is a confidential field of the subject."""
-    return any(g.max_tier == "confidential" for g in decision.grants)
 
 
 def _new_ids(prefix: str, n: int) -> list[str]:

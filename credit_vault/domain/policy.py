@@ -63,6 +63,10 @@ class Purpose:
     # revoked decision is withdrawn (S5, N3); the subject's own view and the handlers
     # deciding objections and repairs keep seeing them.
     ended_records: bool = False
+    # Only records the actor's own organisation pushed (its source code): the
+    # handler at the source verifying a disputed record (Z6, S4), the listing unit
+    # deciding a repair (N1). A reader without an organisation is refused.
+    own_source: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +395,7 @@ def _purpose_from(name: str, raw: object) -> Purpose:
         "self_only",
         "restrict_disputed",
         "ended_records",
+        "own_source",
     }
     if unknown:
         raise InvalidPolicy(f"{where}: unknown keys {_keys(unknown)}")
@@ -412,6 +417,7 @@ def _purpose_from(name: str, raw: object) -> Purpose:
         description=description,
         restrict_disputed=_flag(raw, "restrict_disputed", where),
         ended_records=_flag(raw, "ended_records", where),
+        own_source=_flag(raw, "own_source", where),
     )
 
 

@@ -58,7 +58,8 @@ def licensing(vault: Vault, subject: SubjectRef) -> set[str]:
 
 
 def retained(vault: Vault, subject: SubjectRef) -> set[str]:
-    d = vault.query(HANDLER, purpose="objection_handling", subject=subject, ticket="OBJ-1")
+    me = Actor(id="me", role="subject", subject=subject)
+    d = vault.query(me, purpose="self_query", subject=subject)
     return {r.record_id for r in d.records}
 
 

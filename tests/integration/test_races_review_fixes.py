@@ -230,18 +230,22 @@ def test_a_query_waits_for_an_erasure_or_goes_first(
     rid = reader.ingest(clerk_for(HONOR), record_for(reader, HONOR, person))
     reached, release = threading.Event(), threading.Event()
     real_execute = vault_mod.Connection.execute
-    q_thread: list[threading.Thread] = []
+    # Marks the query's own thread from inside it (no race with the thread's start).
+    in_query = threading.local()
 
     def execute(self: Any, stmt: Any, *args: Any, **kw: Any) -> Any:
-        mine = bool(q_thread) and threading.current_thread() is q_thread[0]
+        mine = getattr(in_query, "set", False)
         if mine and stmt is vault_mod._RECORDS_OF_SUBJECT and not reached.is_set():
             reached.set()  # the subject row is read, the records not yet
             assert release.wait(60)
         return real_execute(self, stmt, *args, **kw)
 
+    def run_query() -> Any:
+        in_query.set = True
+        return reader.query(COURT, purpose="court_order", subject=person, ticket="C-1")
+
     monkeypatch.setattr(vault_mod.Connection, "execute", execute)
-    query = _Run(lambda: reader.query(COURT, purpose="court_order", subject=person, ticket="C-1"))
-    q_thread.append(query.thread)
+    query = _Run(run_query)
     assert reached.wait(60)
     erase = _Run(lambda: eraser.erase_subject(ADMIN, person, legal_basis="PIPL Art 47"))
     time.sleep(0.5)  # the erasure waits for the query's read of the subject

@@ -33,12 +33,32 @@ from credit_vault.crypto import FileKeyProvider
 from credit_vault.errors import InvalidPeriodOverride, RecordPurged
 from credit_vault.storage.tables import Record
 from credit_vault.testing import FrozenClock
-from tests.helpers import ENFORCER, OFFICER, citizen_id, clerk_for, record_for, register_all_sources
+from tests.helpers import (
+    ENFORCER,
+    OFFICER,
+    citizen_id,
+    clerk_for,
+    record_for,
+    register_all_sources,
+    source_code,
+)
 
 _R = cast("Table", Record.__table__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADMIN = Actor(id="adm-1", role="admin")
-HANDLER = Actor(id="h-1", role="objection_handler", organisation="x")
+# objection_handling reads only the handler's own source's records: one handler per
+# category (each category has its own test source).
+HANDLERS = {
+    cat: Actor(id=f"h-{cat}", role="objection_handler", organisation=source_code(cat))
+    for cat in (
+        "penalty.traffic",
+        "labour.wage_arrears",
+        "court.defaulter",
+        "tax.major_violation",
+        "penalty.minor",
+        "honor.commendation",
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -131,13 +151,16 @@ def prop_vault(tmp_path: Path) -> Iterator[tuple[Vault, FrozenClock]]:
 
 
 def _reads(v: Vault, s: SubjectRef) -> dict[str, dict[str, Any]]:
-    """purpose -> {record id: DisclosedRecord} for four readers."""
+    """reader -> {record id: DisclosedRecord}: three purposes, and each source's handler."""
     me = Actor(id="me", role="subject", subject=s)
     out = {}
     for name, actor, purpose, ticket in (
         ("licensing_review", OFFICER, "licensing_review", "LIC-1"),
         ("joint_punishment", ENFORCER, "joint_punishment", "JP-1"),
-        ("objection_handling", HANDLER, "objection_handling", "OBJ-1"),
+        *(
+            (f"objection_handling@{cat}", handler, "objection_handling", "OBJ-1")
+            for cat, handler in HANDLERS.items()
+        ),
         ("self_query", me, "self_query", None),
     ):
         d = v.query(actor, purpose=purpose, subject=s, ticket=ticket)
@@ -155,6 +178,9 @@ def _check_reads(reads: dict[str, dict[str, Any]], expect: dict[str, Expect], to
                 should = in_window and spec.negative
             elif purpose == "joint_punishment":
                 should = in_window and spec.serious
+            elif purpose.startswith("objection_handling@"):
+                # The handler at the record's own source, and no other.
+                should = retained and purpose == f"objection_handling@{e.category}"
             else:
                 should = retained
             assert (rid in got) is should, (purpose, e, today)
