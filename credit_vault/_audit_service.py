@@ -31,7 +31,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 from credit_vault.audit._canonical import parse_canonical
-from credit_vault.audit._entry import AccessEntry, format_ts
+from credit_vault.audit._entry import AccessEntry, format_ts, request_id_or_new
 from credit_vault.audit._export import (
     ENTRIES_FILE,
     EXPORT_FORMATS,
@@ -568,7 +568,7 @@ class VaultAudit:
         if not isinstance(dest, str | os.PathLike):
             raise InputError("dest must be a path")
         check_destination(dest, format)
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         since_at, until_at = self._bound(since, end=False), self._bound(until, end=True)
         pseudo = vault.pseudonym(subject) if subject is not None else ""
         extra: tuple[tuple[str, str], ...] = (("format", format),)
@@ -826,7 +826,7 @@ class VaultAudit:
             raise InputError("a review needs since and until")
         if until_at <= since_at:
             raise InputError("until must be after since")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         extra = (("since", format_ts(since_at)), ("until", format_ts(until_at)))
         purpose = self._authorize(
             actor, "review", subject=None, pseudonym="", extra=extra, request_id=rid

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,7 +26,7 @@ from sqlalchemy import Select, Table, Update, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from credit_vault import _fields
-from credit_vault.audit._entry import clean
+from credit_vault.audit._entry import clean, request_id_or_new
 from credit_vault.crypto import FieldCipher
 from credit_vault.domain.catalog import Category
 from credit_vault.domain.models import Actor, SubjectRef
@@ -405,7 +404,7 @@ class Lifecycle:
         actor = v._check_actor(actor)
         if not isinstance(record_id, str) or not record_id or len(record_id) > 64:
             raise InvalidRecord("record_id must be a record id (1-64 characters)")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         shown_id = clean(record_id, 64)
         if not self._may_ask_status(actor):
             v._log_only(
@@ -418,7 +417,7 @@ class Lifecycle:
                     request_id=rid,
                 )
             )
-            raise PermissionDenied(f"role '{clean(actor.role, 64)}' may not read record status")
+            raise PermissionDenied(f"{v.policy.role_ref(actor.role)} may not read record status")
         today = v.today()
         outcome: tuple[str, str, str, str] | None = None  # (outcome, reason, category, pseudonym)
         status: RecordStatus | None = None
@@ -550,7 +549,7 @@ class Lifecycle:
         v = self._vault
         actor = v._check_actor(actor)
         check_batch(batch_size, progress, "SweepProgress")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         v._require_admin(
             actor, "sweep", "only the admin role runs the lifecycle sweep", request_id=rid
         )
@@ -728,7 +727,7 @@ class Lifecycle:
             or not legal_basis.isprintable()
         ):
             raise InvalidRecord("legal_basis must name the law that allows the erasure (1-200)")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         pseudo = v.pseudonym(subject)
         v._require_admin(
             actor,

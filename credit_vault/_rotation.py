@@ -19,7 +19,6 @@ so several processes may run it at once; a later run picks up what was skipped.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -28,6 +27,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select,
 from sqlalchemy.engine import Connection
 
 from credit_vault._lifecycle import check_batch
+from credit_vault.audit._entry import request_id_or_new
 from credit_vault.crypto import Envelope
 from credit_vault.domain.models import Actor
 from credit_vault.errors import IntegrityError, KeyNotFound
@@ -151,7 +151,7 @@ class Rotation:
     def kek_usage(self, actor: Actor, *, request_id: str | None = None) -> dict[str, int]:
         """Stored wrapped data keys per KEK id (see :meth:`Vault.kek_usage`)."""
         v = self._vault
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         actor = self._admin(actor, "kek_usage", rid)
         with v._tx() as conn:
             usage = self._usage(conn)
@@ -170,7 +170,7 @@ class Rotation:
         """Re-wrap every stored data key under the current KEK (see :meth:`Vault.rewrap_keys`)."""
         v = self._vault
         check_batch(batch_size, progress, "RewrapProgress")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         actor = self._admin(actor, "rewrap", rid)
         v._keys._refresh()  # another process may have rotated the key file
         current = v._keys.current_kek_id

@@ -24,7 +24,6 @@ from __future__ import annotations
 import builtins
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -37,7 +36,7 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
 from credit_vault._lifecycle import decrypt_facts, window_of
-from credit_vault.audit._entry import AccessEntry
+from credit_vault.audit._entry import AccessEntry, request_id_or_new
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
 from credit_vault.domain.windows import state_today
@@ -897,10 +896,6 @@ def _reason(step: _Step) -> str:
     return done if step.code in ("", _DONE[step.action]) else f"{done}:{step.code}"
 
 
-def _request_id(request_id: str | None) -> str:
-    return request_id or uuid.uuid4().hex
-
-
 def _consent(consent: object) -> str | None:
     if consent is None:
         return None
@@ -1054,7 +1049,7 @@ def _withdraw_on_record(
     """The subject withdraws an objection or repair: returns the row as it was and the day."""
     v = w._vault
     actor = v._check_actor(actor)
-    rid = _request_id(request_id)
+    rid = request_id_or_new(request_id)
     consent = _consent(consent)
     with w.read() as conn:
         row = w.load_object(conn, table, object_id)
@@ -1141,7 +1136,7 @@ class Objections:
         """
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         text = check_text(reason, "reason", required=True)
         stmt_text = check_text(statement, "statement", required=False, limit=2000)
         consent = _consent(consent)
@@ -1295,7 +1290,7 @@ class Objections:
         """
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         if not isinstance(outcome, str) or outcome not in OBJECTION_OUTCOMES:
             raise InputError("outcome must be 'upheld', 'rejected' or 'unresolved'")
         action = OBJECTION_OUTCOMES[outcome]
@@ -1665,7 +1660,7 @@ class Repairs:
         """
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         text = check_text(evidence, "evidence", required=True)
         consent = _consent(consent)
         with w.read() as conn:
@@ -1777,7 +1772,7 @@ class Repairs:
         required; refiling waits the policy's ``repair_refile_after``)."""
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         if not isinstance(approve, bool):
             raise InputError("approve must be true or false")
         action = "approve" if approve else "reject"
@@ -2011,7 +2006,7 @@ class RecordsAdmin:
         """
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         text = check_text(reason, "reason", required=True)
         code = check_reason_code(reason_code, "correction")
         with w.read() as conn:
@@ -2075,7 +2070,7 @@ class RecordsAdmin:
         """Revoke a record whose decision was withdrawn: disclosure ends at once (S5, N3)."""
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         text = check_text(reason, "reason", required=True)
         code = check_reason_code(reason_code, "decision_withdrawn")
         with w.read() as conn:
@@ -2137,7 +2132,7 @@ class RecordsAdmin:
         """Attach (``None``: remove) the subject's statement, shown wherever the record is."""
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         body = check_text(text, "statement", required=False, limit=2000)
         consent = _consent(consent)
         with w.read() as conn:
@@ -2309,7 +2304,7 @@ class Cases:
         """
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         s = w.settings
         if type not in s.case_types:
             raise InputError(
@@ -2520,7 +2515,7 @@ class Cases:
         """Hand an open case to another organisation (its handler or the admin role)."""
         v = self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         if not isinstance(to, str) or not _ORG.match(to) or to != to.strip():
             raise InputError("to must name the organisation (1-64 printable characters)")
         code = check_reason_code(reason_code, "reassigned")
@@ -2554,7 +2549,7 @@ class Cases:
         """Record the outcome decided outside the vault and its reasons (assigned organisation)."""
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         if outcome not in CASE_OUTCOMES:
             raise InputError(f"outcome must be one of {', '.join(CASE_OUTCOMES)}")
         text = check_text(reason, "reason", required=True)
@@ -2591,7 +2586,7 @@ class Cases:
         """Withdraw an open case (the subject, or the handler recording a withdrawal)."""
         w, v = self._w, self._v
         actor = v._check_actor(actor)
-        rid = _request_id(request_id)
+        rid = request_id_or_new(request_id)
         consent = _consent(consent)
         row, subj = self._load(case_id)
         kinds: set[str] = set()

@@ -9,6 +9,7 @@ the rule that was broken without echoing any part of the input.
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Self, final
 
@@ -18,6 +19,8 @@ __all__ = [
     "EARLIEST_BIRTH_DATE",
     "CitizenId",
     "CreditCode",
+    "contains_identifier",
+    "mask_identifiers",
     "parse_identifier",
 ]
 
@@ -304,3 +307,62 @@ def parse_identifier(text: str, *, today: date | None = None) -> CitizenId | Cre
     except InvalidIdentifier:
         pass
     _fail("not a valid citizen ID number or unified social credit code")
+
+
+# --- identifiers inside free text ----------------------------------------------
+
+#: What replaces an identifier found inside free text.
+IDENTIFIER_MASK: Final = "[id]"
+
+# Runs of the identifiers' alphabet, bounded by characters outside it. Full-width
+# ASCII and lower case fold onto ASCII upper case first, one character for one, so
+# positions in the folded text are positions in the original.
+_DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9]{14,}[0-9X](?![0-9])")
+_CODE_RUN: Final = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
+
+
+def _identifier_spans(text: str) -> list[tuple[int, int]]:
+    folded = str.__str__(text).translate(_NORMALISE)
+    # Every run of 15 or more digits (the last may be X), whatever its check
+    # character: a mistyped ID number is still one person's number, and bank card
+    # numbers are as personal.
+    spans = [m.span() for m in _DIGIT_RUN.finditer(folded)]
+    for m in _CODE_RUN.finditer(folded):
+        try:
+            CreditCode._validate(m.group())
+        except InvalidIdentifier:
+            continue
+        spans.append(m.span())
+    return sorted(set(spans))
+
+
+def contains_identifier(text: str) -> bool:
+    """Whether ``text`` holds something shaped like an ID number or a credit code.
+
+    A run of 15 or more digits (the last may be ``X``), checked or not, or a valid
+    unified social credit code standing apart from other digits and Latin letters
+    (full-width forms count as their ASCII ones).
+    """
+    return bool(_identifier_spans(text))
+
+
+def mask_identifiers(text: str) -> str:
+    """``text`` with every run :func:`contains_identifier` finds replaced by ``[id]``.
+
+    For free text the vault keeps in clear (tickets, legal bases, actor ids in the
+    access log): an ID number typed into a case number does not reach the log.
+    Names cannot be recognised this way; keep them out of such text.
+    """
+    spans = _identifier_spans(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    at = 0
+    for start, end in spans:
+        if start < at:
+            continue  # overlapping runs are one run
+        out.append(text[at:start])
+        out.append(IDENTIFIER_MASK)
+        at = end
+    out.append(text[at:])
+    return "".join(out)

@@ -10,7 +10,7 @@ windows are judged at read time from the injected clock.
 from __future__ import annotations
 
 import os
-import uuid
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -35,7 +35,7 @@ from credit_vault._lifecycle import (
     window_of,
 )
 from credit_vault._rotation import RewrapProgress, RewrapReport, Rotation
-from credit_vault.audit._entry import AccessEntry, clean
+from credit_vault.audit._entry import AccessEntry, clean, request_id_or_new
 from credit_vault.clock import Clock, SystemClock, utc_now
 from credit_vault.crypto import (
     BlindIndex,
@@ -47,7 +47,7 @@ from credit_vault.crypto import (
 )
 from credit_vault.domain.catalog import Catalog, Category
 from credit_vault.domain.models import Actor, DisclosedRecord, Disclosure, RecordIn, SubjectRef
-from credit_vault.domain.policy import AccessDecision, Policy
+from credit_vault.domain.policy import AccessDecision, Policy, ticket_well_formed
 from credit_vault.domain.windows import compute_window, is_visible, local_date
 from credit_vault.errors import (
     AuditWriteFailed,
@@ -62,7 +62,7 @@ from credit_vault.errors import (
     UnknownCategory,
     UnknownPurpose,
 )
-from credit_vault.identifiers import CitizenId
+from credit_vault.identifiers import CitizenId, mask_identifiers
 from credit_vault.storage import audit_repo
 from credit_vault.storage.bulk import driver_values, insert_rows
 from credit_vault.storage.engine import Durability, Store, open_store
@@ -182,6 +182,11 @@ _PG_INSERT_SUBJECTS = text(
     "ON CONFLICT (kind, lookup) DO NOTHING RETURNING id, kind, lookup"
 )
 
+#: The shape of the ids the vault makes (records, subjects, workflow objects).
+_ID_SHAPE = re.compile(r"^[a-z]{1,3}_[0-9a-f]{24}\Z")
+#: Roles the vault itself names, logged even when a policy leaves them out.
+_BUILTIN_ROLES = frozenset({"admin", "source_clerk", "subject"})
+
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
 # joined with the pseudonyms an auditor sees in the exported log.
 _BI_LOOKUP = "subject-lookup"
@@ -198,6 +203,7 @@ class Vault:
     timezone: ZoneInfo
     audit: VaultAudit
     _closed: bool
+    _known_roles: frozenset[str]
     _store: Store
     _keys: KeySet
     _envelope: Envelope
@@ -264,6 +270,7 @@ class Vault:
         self._name_index = BlindIndex(key_set, _BI_NAME)
         self.catalog = catalog or Catalog.default()
         self.policy = policy or Policy.default()
+        self._known_roles = frozenset(self.policy.roles) | _BUILTIN_ROLES
         self.clock = clock or SystemClock()
         self.timezone = tz
         try:
@@ -403,17 +410,25 @@ class Vault:
         reason: str = "",
         request_id: str = "",
     ) -> AccessEntry:
+        # The caller's free text is kept in clear in the log for good (an erasure
+        # does not reach it): ID numbers and credit codes in actor ids, tickets and
+        # legal bases are masked; a malformed ticket or record id and a role the
+        # policy does not define are not repeated. Organisations are institutions'
+        # codes and stay as given (reviews and exports group by them).
+        if ticket is not None and not ticket_well_formed(ticket):
+            ticket = "(malformed)"
+        role = actor.role if actor.role in self._known_roles else "(unknown)"
         return AccessEntry(
             op=op,
             outcome=outcome,
-            actor_id=clean(actor.id),
-            actor_role=clean(actor.role, 64),
+            actor_id=mask_identifiers(clean(actor.id)),
+            actor_role=role,
             actor_org=clean(actor.organisation),
             purpose=clean(purpose, 64),
-            legal_basis=clean(legal_basis, 200),
-            ticket=clean(ticket, 64),
+            legal_basis=mask_identifiers(clean(legal_basis, 200)),
+            ticket=mask_identifiers(clean(ticket, 64)),
             subject=subject,
-            records=tuple(records),
+            records=tuple(r if _ID_SHAPE.match(r) else "(invalid)" for r in records),
             categories=tuple(categories),
             fields=tuple(fields),
             reason=reason,
@@ -555,7 +570,7 @@ class Vault:
         self, actor: Actor, records: Sequence[RecordIn], request_id: str | None
     ) -> list[str]:
         actor = self._check_actor(actor)
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         recs = list(records)
         if not recs:
             raise InvalidRecord("ingest_many needs at least one record")
@@ -946,7 +961,7 @@ class Vault:
         actor = self._check_actor(actor)
         if not isinstance(subject, SubjectRef):
             raise InvalidRecord("subject must be a SubjectRef")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id_or_new(request_id)
         pseudo = self.pseudonym(subject)
         is_self = actor.subject is not None and actor.subject.same_subject(subject)
         decision = self.policy.authorize(

@@ -8,13 +8,24 @@ on whom (a pseudonym, never an ID number or name), which records and which field
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from credit_vault.audit._canonical import canonical_json
+from credit_vault.errors import InputError
+from credit_vault.identifiers import contains_identifier
 
-__all__ = ["ENTRY_FORMAT", "OPERATIONS", "OUTCOMES", "AccessEntry", "format_ts"]
+__all__ = [
+    "ENTRY_FORMAT",
+    "OPERATIONS",
+    "OUTCOMES",
+    "AccessEntry",
+    "format_ts",
+    "request_id_or_new",
+]
 
 ENTRY_FORMAT = 1
 
@@ -105,6 +116,28 @@ class AccessEntry:
     def canonical(self, seq: int, ts: datetime) -> bytes:
         """RFC 8785 canonical bytes of the entry."""
         return canonical_json(self.to_dict(seq, ts))
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+
+def request_id_or_new(request_id: str | None) -> str:
+    """The caller's request id, checked, or a new random one when it is None or empty.
+
+    It is kept in clear in the log, so it must be a plain token (1-64 of
+    ``A-Z a-z 0-9 . _ : -``, as trace and request ids are) and must not hold an
+    ID number or credit code; anything else raises :class:`InputError` before the
+    call does anything.
+    """
+    if request_id is None or request_id == "":
+        return uuid.uuid4().hex
+    if not isinstance(request_id, str) or _REQUEST_ID.fullmatch(request_id) is None:
+        raise InputError(
+            "request_id must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'"
+        )
+    if contains_identifier(request_id):
+        raise InputError("request_id must not hold an ID number or credit code")
+    return request_id
 
 
 def clean(value: str | None, limit: int = 128) -> str:

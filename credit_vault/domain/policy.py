@@ -37,13 +37,22 @@ __all__ = [
     "Policy",
     "Purpose",
     "ReviewThresholds",
+    "ticket_well_formed",
 ]
 
 PurposeKind = Literal["records", "answer", "metadata", "aggregate"]
 Scope = Literal["disclosable", "retained"]
 
 _SELECTOR = re.compile(r"^(\*|polarity:[a-z]+|severity:[a-z]+|domain:[a-z_]+|[a-z][a-z0-9_.]*)$")
-_TICKET = re.compile(r"^[\w\-/.:()（）〔〕\u4e00-\u9fff]{1,64}$")
+_TICKET = re.compile(r"[\w\-/.:()（）〔〕\u4e00-\u9fff]{1,64}")
+
+
+def ticket_well_formed(ticket: str) -> bool:
+    """Whether ``ticket`` has the shape of a case or order number the policy accepts.
+
+    1-64 characters: letters, digits, CJK, and ``- / . : ( ) （ ） 〔 〕``.
+    """
+    return isinstance(ticket, str) and _TICKET.fullmatch(ticket) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +268,10 @@ class Policy:
             return AccessDecision.deny(
                 p,
                 "role_not_granted",
-                f"{self._role_ref(role)} may not use purpose '{purpose}'",
+                f"{self.role_ref(role)} may not use purpose '{purpose}'",
                 PermissionDenied,
             )
-        ticket_ok = ticket is not None and bool(_TICKET.match(ticket))
+        ticket_ok = ticket is not None and ticket_well_formed(ticket)
         if ticket is not None and not ticket_ok:
             return AccessDecision.deny(
                 p,
@@ -294,8 +303,11 @@ class Policy:
             )
         return AccessDecision(allowed=True, purpose=p, reason="granted", message="", grants=usable)
 
-    def _role_ref(self, role: object) -> str:
-        # Only a role the policy defines is repeated: the caller's text may be anything.
+    def role_ref(self, role: object) -> str:
+        """``role 'x'`` for a role the policy defines, else a phrase that repeats nothing.
+
+        For messages: the caller's text may be anything, personal data included.
+        """
         return f"role '{role}'" if role in self._roles else "a role the policy does not define"
 
     def __repr__(self) -> str:

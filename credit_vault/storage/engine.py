@@ -176,7 +176,10 @@ def _create_engine(url: str, durability: Durability) -> Engine:
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigurationError("the database URL is not valid") from None
     backend = parsed.get_backend_name()
-    kwargs: dict[str, Any] = {}
+    # Bound values never reach SQLAlchemy's log lines or its exception texts (an
+    # application may log "sqlalchemy.engine" at INFO): they are caller ids,
+    # ciphertexts, blind indexes and log entries.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
         if sqlite_file_path(parsed) is None:

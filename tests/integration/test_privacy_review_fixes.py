@@ -6,14 +6,21 @@
 - The subject's name goes only with a disclosed record whose category the reader
   may see at the confidential tier (or to the subject themself).
 - ``record_status`` follows the same source rule for those purposes.
+- Caller text the log keeps in clear (tickets, legal bases, actor ids, roles,
+  record ids, request ids) carries no ID number: identifiers are masked, malformed
+  tickets and record ids and unknown roles are not repeated, request ids are checked.
 """
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from credit_vault import Actor, Policy, SubjectRef, Vault
-from credit_vault.errors import InvalidPolicy, PermissionDenied
+from credit_vault.crypto import FileKeyProvider
+from credit_vault.errors import InputError, InvalidPolicy, PermissionDenied, RecordNotFound
+from credit_vault.testing import FrozenClock
 from tests.helpers import (
     OFFICER,
     citizen_id,
@@ -21,6 +28,7 @@ from tests.helpers import (
     record_for,
     register_all_sources,
     source_code,
+    stored_bytes,
 )
 
 TRAFFIC = "penalty.traffic"
@@ -119,3 +127,92 @@ def test_own_source_is_a_policy_flag() -> None:
         Policy.from_toml(
             'format = 1\nroles = ["r"]\n[purposes.p]\nkind = "records"\nown_source = "yes"\n'
         )
+
+
+# --- caller text in the access log ---------------------------------------------
+
+ID_IN_TEXT = "110101198501011239"  # a citizen ID number someone typed into free text
+
+
+def _ids_absent(db_url: str, vault: Vault) -> None:
+    """The number is neither in any log entry nor anywhere in the stored bytes."""
+    for entry in vault.audit.entries():
+        assert ID_IN_TEXT not in repr(entry)
+    vault.close()
+    assert ID_IN_TEXT.encode() not in stored_bytes(db_url)
+
+
+def test_an_id_number_in_a_ticket_is_masked_and_a_malformed_ticket_not_kept(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    vault = Vault.open(db_url, keys=keys, clock=clock)
+    s, _, _ = _setup(vault, 6)
+    d = vault.query(OFFICER, purpose="licensing_review", subject=s, ticket=f"案-{ID_IN_TEXT}-李")
+    assert vault.audit.entries()[-1]["ticket"] == "案-[id]-李"
+    assert d.records
+    with pytest.raises(PermissionDenied):
+        vault.query(OFFICER, purpose="licensing_review", subject=s, ticket=f"张三 {ID_IN_TEXT}")
+    last = vault.audit.entries()[-1]
+    assert (last["outcome"], last["reason"], last["ticket"]) == (
+        "denied",
+        "ticket_malformed",
+        "(malformed)",
+    )
+    _ids_absent(db_url, vault)
+
+
+def test_roles_record_ids_and_erasure_bases_from_the_caller_are_not_repeated(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    vault = Vault.open(db_url, keys=keys, clock=clock)
+    s, _, _ = _setup(vault, 7)
+    stranger = Actor(id=f"u-{ID_IN_TEXT}", role=f"王五{ID_IN_TEXT}", organisation="x")
+    with pytest.raises(PermissionDenied) as info:
+        vault.record_status(stranger, "r_" + "0" * 24)
+    assert ID_IN_TEXT not in str(info.value)
+    assert "王五" not in str(info.value)
+    last = vault.audit.entries()[-1]
+    assert (last["role"], last["actor"]) == ("(unknown)", "u-[id]")
+    with pytest.raises(RecordNotFound):
+        vault.record_status(Actor(id="adm", role="admin"), ID_IN_TEXT)
+    assert vault.audit.entries()[-1]["records"] == ["(invalid)"]
+    with pytest.raises(PermissionDenied):  # retention is mandatory for the traffic record
+        vault.erase_subject(
+            Actor(id="adm", role="admin"), s, legal_basis=f"申请人 身份证{ID_IN_TEXT}"
+        )
+    assert vault.audit.entries()[-1]["basis"] == "申请人 身份证[id]"
+    _ids_absent(db_url, vault)
+
+
+@pytest.mark.parametrize(
+    "bad", [f"req-{ID_IN_TEXT}", "请求-1", "a b", "x" * 65, "line\nbreak", "91350100M000100Y43"]
+)
+def test_a_request_id_must_be_a_plain_token(vault: Vault, bad: str) -> None:
+    s, _, _ = _setup(vault, 8)
+    before = vault.audit.head().size
+    with pytest.raises(InputError, match="request_id"):
+        vault.query(OFFICER, purpose="licensing_review", subject=s, ticket="L-1", request_id=bad)
+    assert vault.audit.head().size == before  # refused before anything, not logged
+    ok = vault.query(
+        OFFICER, purpose="licensing_review", subject=s, ticket="L-1", request_id="trace:4bf9.2-a_b"
+    )
+    assert ok.request_id == "trace:4bf9.2-a_b"
+    assert vault.audit.entries()[-1]["request"] == "trace:4bf9.2-a_b"
+
+
+def test_sqlalchemy_logging_shows_no_bound_values(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "r_" + "ab" * 12  # a caller's id, bound as a parameter
+    with Vault.open(db_url, keys=keys, clock=clock) as vault:
+        s, _, _ = _setup(vault, 9, name="MARKERNAME吴")
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+            with pytest.raises(RecordNotFound):
+                vault.record_status(Actor(id="adm", role="admin"), marker)
+            vault.query(OFFICER, purpose="licensing_review", subject=s, ticket="L-1")
+        statements = [r for r in caplog.records if r.name.startswith("sqlalchemy.engine")]
+        assert statements  # the logger did log the statements
+        text = "\n".join(r.getMessage() for r in statements)
+        assert "cv_records" in text
+        assert marker not in text
+        assert "hidden due to hide_parameters" in text

@@ -8,12 +8,16 @@ import re
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from credit_vault.errors import InputError, InvalidIdentifier
 from credit_vault.identifiers import (
     EARLIEST_BIRTH_DATE,
     CitizenId,
     CreditCode,
+    contains_identifier,
+    mask_identifiers,
     parse_identifier,
 )
 
@@ -580,3 +584,34 @@ def test_errors_are_typed_and_never_echo_the_input(parse: object, text: str) -> 
         assert text[i : i + 4] not in rendered
     assert err.__cause__ is None
     assert err.__context__ is None or err.__suppress_context__
+
+
+# --- identifiers inside free text ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("案-110101198501011239-李四", "案-[id]-李四"),
+        ("id11010119850101123Xyz", "id[id]yz"),  # letters around do not hide it
+        ("１１０１０１１９８５０１０１１２３９", "[id]"),  # full-width digits
+        ("old 110101850101123 number", "old [id] number"),  # legacy 15 digits
+        ("110101198501011238", "[id]"),  # a wrong check character is still a number
+        ("card 6222021234567890123", "card [id]"),  # bank card numbers too
+        ("two 110101198501011239110101198501011239", "two [id]"),
+        ("org 91350100M000100Y43.", "org [id]."),  # a valid credit code
+        ("org 91350100M000100Y44.", "org 91350100M000100Y44."),  # not a code: check fails
+        ("(2025)鄂1202执123号", "(2025)鄂1202执123号"),  # case numbers stay
+        ("tel 13800138000", "tel 13800138000"),  # 11 digits: not an identifier's shape
+        ("PIPL Art 47", "PIPL Art 47"),
+        ("", ""),
+    ],
+)
+def test_mask_identifiers(text: str, masked: str) -> None:
+    assert mask_identifiers(text) == masked
+    assert contains_identifier(text) is (masked != text)
+
+
+@given(st.text(alphabet="0123456789X-案 ", max_size=60))
+def test_masked_text_holds_no_identifier(text: str) -> None:
+    assert not contains_identifier(mask_identifiers(text))
