@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
-from sqlalchemy import Table, and_, exists, insert, select, update
+from sqlalchemy import Table, and_, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
@@ -128,6 +128,10 @@ def _changed_first() -> ConflictError:
     return ConflictError(
         "another actor changed this object first; nothing was changed (reload and retry)"
     )
+
+
+class _PastPurgeDate(Exception):
+    """Inside :meth:`Workflows.write`: a record's purge date has come (not yet swept)."""
 
 
 def _new_id(prefix: str) -> str:
@@ -373,18 +377,44 @@ class Workflows:
         clear the items' ciphertexts), so the two cannot deadlock. With
         ``live_records`` a record purged since the step's checks is a lost race
         (:class:`ConflictError`): nothing may be written about it after its shredding.
+        A record whose purge date has come is purged as far as steps go, swept or
+        not: the step is refused (:class:`InvalidTransition`, logged
+        ``record_purged``); its open items lapse at the next sweep.
         """
         try:
             with self._vault._tx() as conn:
                 ids = sorted({r for r in records if r})
                 if ids:
-                    find = select(_R.c.id, _R.c.state).where(_R.c.id.in_(ids)).order_by(_R.c.id)
+                    find = (
+                        select(_R.c.id, _R.c.state, _R.c.purge_on)
+                        .where(_R.c.id.in_(ids))
+                        .order_by(_R.c.id)
+                    )
                     if conn.dialect.name == "postgresql":
                         find = find.with_for_update()
                     states = conn.execute(find).all()
                     if live_records and any(r.state == "purged" for r in states):
                         raise _changed_first()
+                    today = self._vault.today()
+                    if live_records and any(
+                        r.purge_on is not None and r.purge_on <= today for r in states
+                    ):
+                        raise _PastPurgeDate()
                 yield conn
+        except _PastPurgeDate:
+            self.refuse(
+                actor,
+                op,
+                InvalidTransition(
+                    "the record has reached its purge date: nothing more is decided about it "
+                    "(its open objections and repairs lapse)"
+                ),
+                reason="record_purged",
+                subject=subject,
+                records=records,
+                object_id=object_id,
+                request_id=request_id,
+            )
         except ConflictError as exc:
             self.refuse(
                 actor,
@@ -2698,9 +2728,13 @@ class Cases:
                 cols.append(_S.c.pseudonym.label("subject_pseudonym"))
                 if type_col is not None:
                     cols.append(type_col)
-                rows = conn.execute(
-                    select(*cols).join(_S, _S.c.id == table.c.subject_id).where(cond)
-                ).all()
+                find = select(*cols).join(_S, _S.c.id == table.c.subject_id)
+                if kind != "case":
+                    # An objection or repair on a record past its purge date lapses
+                    # (at the next sweep): nothing is left to decide, swept or not.
+                    find = find.join(_R, _R.c.id == table.c.record_id)
+                    cond = and_(cond, or_(_R.c.purge_on.is_(None), _R.c.purge_on > day))
+                rows = conn.execute(find.where(cond)).all()
                 found.extend(rows)
                 items.extend(
                     OverdueItem(

@@ -158,14 +158,16 @@ def test_a_sweep_and_an_objection_decision_do_not_deadlock(
     person = SubjectRef.person(citizen_id(2))
     rid = sweeper.ingest(clerk_for(FOOD), record_for(sweeper, FOOD, person))
     obj = desk.objections.file(me(person), rid, reason="the amount is wrong")
-    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))  # past the purge date
+    clock.set(datetime(2029, 11, 30, 2, 0, tzinfo=UTC))  # the day before the purge date
     handler = Actor(id="h-1", role="objection_handler", organisation=source_code(FOOD))
-    # The handler's step stops inside its transaction, holding what it locked.
+    # The handler's step (the record still live) stops inside its transaction,
+    # holding what it locked; then the purge date comes and the sweep starts.
     reached, release = _pause(desk._workflows, "refresh_disputed", monkeypatch)
     decide = _Run(
         lambda: desk.objections.decide(handler, obj.id, outcome="rejected", reason="it is right")
     )
     assert reached.wait(60)
+    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))  # past the purge date
     sweep = _Run(lambda: sweeper.sweep(ADMIN))
     time.sleep(0.5)
     release.set()

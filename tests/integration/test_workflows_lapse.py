@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from credit_vault import Actor, SubjectRef, Vault
+from credit_vault.errors import InvalidTransition
 from credit_vault.testing import FrozenClock
-from tests.helpers import AUDITOR, citizen_id, clerk_for, record_for
+from tests.helpers import AUDITOR, citizen_id, clerk_for, record_for, source_code
 
 FOOD = "penalty.food_drug"  # decided 2025-03-01, conduct 2024-12-01: purged 2029-12-01
 HONOR = "honor.commendation"  # no mandatory retention: its subject may be erased
@@ -35,8 +38,11 @@ def test_the_sweep_lapses_open_items_on_the_records_it_purges(
     withdrawn = vault.objections.file(me(ben), done, reason="wrong")
     vault.objections.withdraw(me(ben), withdrawn.id)
 
-    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))
+    clock.set(datetime(2029, 11, 30, 2, 0, tzinfo=UTC))  # the day before the purge date
     assert {i.id for i in vault.cases.overdue(AUDITOR).items} == {obj.id, app.id}
+    clock.set(datetime(2030, 1, 2, 2, 0, tzinfo=UTC))
+    # Past the purge date nothing is left to decide, swept or not.
+    assert vault.cases.overdue(AUDITOR).items == ()
     last = vault.events.poll()[-1].seq
     report = vault.sweep(ADMIN)
     assert report.purged == 3
@@ -96,4 +102,42 @@ def test_a_batch_of_lapses_pairs_each_event_with_its_own_log_entry(
             "lapsed",
         )
         assert logged["records"] == [objections[ev.object_id]]
+    assert vault.audit.verify().ok
+
+
+def test_past_the_purge_date_no_step_decides_an_item_before_the_sweep(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    # The record is purged as far as steps go from its purge date on: a handler's
+    # decision, of any outcome, and the subject's withdrawal are refused and logged,
+    # and the sweep then lapses both items, the same end as with the sweep first.
+    dan = SubjectRef.person(citizen_id(4))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, dan))
+    obj = vault.objections.file(me(dan), rid, reason="the amount is wrong")
+    app = vault.repairs.apply(me(dan), rid, evidence="fine paid")
+    handler = Actor(id="h-1", role="objection_handler", organisation=source_code(FOOD))
+    clock.set(datetime(2029, 12, 1, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai on the purge date
+    steps = [
+        lambda: vault.objections.decide(handler, obj.id, outcome="unresolved", reason="unclear"),
+        lambda: vault.objections.decide(handler, obj.id, outcome="rejected", reason="it is right"),
+        lambda: vault.repairs.decide(handler, app.id, approve=False, reason="not yet"),
+        lambda: vault.objections.withdraw(me(dan), obj.id),
+    ]
+    for step in steps:
+        before = vault.audit.head().size
+        with pytest.raises(InvalidTransition, match="purge date"):
+            step()
+        got = [
+            (e["op"], e["outcome"], e["reason"])
+            for e in vault.audit.entries(start=before)
+            if e["op"] != "heartbeat"  # the clock jumped: the log notes its idle time
+        ]
+        assert got in (
+            [("objection", "denied", "record_purged")],
+            [("repair", "denied", "record_purged")],
+        )
+    assert vault.objections.get(me(dan), obj.id).state == "open"
+    vault.sweep(ADMIN)
+    assert vault.objections.get(me(dan), obj.id).state == "lapsed"
+    assert vault.repairs.get(me(dan), app.id).state == "lapsed"
     assert vault.audit.verify().ok
