@@ -18,7 +18,6 @@ already catches ``ValueError`` keeps working.
     │   ├── InvalidPolicy
     │   ├── UnknownCategory
     │   ├── UnknownPurpose
-    │   ├── UnknownSource
     │   └── InvalidPeriodOverride
     ├── AccessError
     │   ├── PermissionDenied
@@ -73,7 +72,6 @@ __all__ = [
     "TicketRequired",
     "UnknownCategory",
     "UnknownPurpose",
-    "UnknownSource",
     "WorkflowError",
 ]
 
@@ -150,13 +148,6 @@ class UnknownPurpose(InputError):
 
     code = "unknown_purpose"
     default_message = "purpose is not defined by the policy"
-
-
-class UnknownSource(InputError):
-    """The source organisation is not registered."""
-
-    code = "unknown_source"
-    default_message = "source is not registered"
 
 
 class InvalidPeriodOverride(InputError):

@@ -7,7 +7,12 @@ from pathlib import Path
 import click
 
 from credit_vault.cli._db import read_vault_url
-from credit_vault.cli._keysource import keys_file_option, open_key_file
+from credit_vault.cli._keysource import (
+    keys_file_option,
+    new_passphrase,
+    open_key_file,
+    passphrase_file_option,
+)
 from credit_vault.cli._main import Output
 
 __all__ = ["keys"]
@@ -24,7 +29,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result a
 
 @click.group("keys")
 def keys() -> None:
-    """KEK rotation: `rotate` the key file, `rewrap` the vault, check `usage`.
+    """Key files: `create` one; KEK rotation: `rotate` it, `rewrap` the vault, check `usage`.
 
     A rotation is three steps: `keys rotate --keys FILE` adds a new KEK and makes
     it current (new records are wrapped under it); `keys rewrap URL --keys FILE`
@@ -33,6 +38,45 @@ def keys() -> None:
     from the file (by hand: the library never deletes a KEK, and a KEK that still
     wraps keys takes their data with it).
     """
+
+
+@keys.command("create")
+@click.option(
+    "--keys",
+    "keyfile",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the new key-set file (it must not exist yet).",
+)
+@click.option(
+    "--sealed",
+    is_flag=True,
+    help="Seal the file under a passphrase (Argon2id): from --passphrase-file, "
+    "$CREDIT_VAULT_PASSPHRASE, or a prompt that asks twice.",
+)
+@passphrase_file_option
+@_JSON
+def create(keyfile: Path, sealed: bool, passphrase_file: Path | None, as_json: bool) -> None:
+    """Write a new key-set file (a first KEK and the audit signing key), mode 0600.
+
+    Keep it away from the database and back it up: without it nothing in the vault
+    can be decrypted. An existing file is never overwritten.
+    """
+    from credit_vault.crypto import FileKeyProvider, PassphraseKeyProvider
+
+    out = Output(json_mode=as_json)
+    if passphrase_file is not None and not sealed:
+        raise click.UsageError("--passphrase-file is only for --sealed")
+    provider: FileKeyProvider | PassphraseKeyProvider
+    if sealed:
+        provider = PassphraseKeyProvider.create(keyfile, new_passphrase(keyfile, passphrase_file))
+    else:
+        provider = FileKeyProvider.create(keyfile)
+    current = provider.key_set().current_kek_id
+    kind = "sealed" if sealed else "plain"
+    out.info(f"{keyfile}: new {kind} key set, mode 0600, current KEK {current}")
+    out.table(("file", "kind", "current KEK"), [(str(keyfile), kind, current)])
+    out.emit_json({"file": str(keyfile), "sealed": sealed, "current_kek": current})
 
 
 @keys.command("rotate")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PASSPHRASE_ENV",
     "keys_file_option",
+    "new_passphrase",
     "open_key_file",
     "passphrase_file_option",
 ]
@@ -130,6 +131,30 @@ def _passphrase(keyfile: Path, passphrase_file: Path | None) -> str:
     raise VaultConfigError(
         "key_file_error",
         f"the key file {str(keyfile)!r} is sealed; give --passphrase-file, set "
+        f"{PASSPHRASE_ENV} or run interactively",
+    )
+
+
+def new_passphrase(keyfile: Path, passphrase_file: Path | None) -> str:
+    """The passphrase to seal a new key file under: as for opening one, but a prompt
+    asks twice (a typo would lock the keys away for good)."""
+    if passphrase_file is not None:
+        return _read_passphrase_file(passphrase_file)
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return _checked(from_env, f"${PASSPHRASE_ENV}")
+    if _stdin_is_tty():
+        entered: str = click.prompt(
+            f"Passphrase for {keyfile}",
+            hide_input=True,
+            confirmation_prompt=True,
+            err=True,
+            show_default=False,
+        )
+        return _checked(entered, "the prompt")
+    raise VaultConfigError(
+        "key_file_error",
+        f"sealing {str(keyfile)!r} needs a passphrase; give --passphrase-file, set "
         f"{PASSPHRASE_ENV} or run interactively",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from credit_vault import SubjectRef, Vault
@@ -93,3 +94,43 @@ def test_demo_key_rotation_section(tmp_path: Path) -> None:
     assert section["view_unchanged"] is True
     assert doc["audit"]["ok"] is True
     assert FileKeyProvider(tmp_path / "v" / "vault.keys").key_set().current_kek_id == "kek-2"
+
+
+def test_keys_create_writes_a_private_key_file_that_opens_a_vault(tmp_path: Path) -> None:
+    path = tmp_path / "new.keys"
+    r = invoke("keys", "create", "--keys", str(path), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"file": str(path), "sealed": False, "current_kek": "kek-1"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    with Vault.open(f"sqlite:///{tmp_path / 'v.db'}", keys=FileKeyProvider(path)) as v:
+        assert v.audit.verify().ok
+    before = path.read_bytes()
+    again = invoke("keys", "create", "--keys", str(path))
+    assert again.exit_code == 3
+    assert "already exists" in again.output
+    assert path.read_bytes() == before  # never overwritten
+
+
+def test_keys_create_sealed_takes_the_passphrase_from_a_file_never_a_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credit_vault.crypto import PassphraseKeyProvider
+
+    monkeypatch.delenv("CREDIT_VAULT_PASSPHRASE", raising=False)
+    secret = tmp_path / "pass"
+    secret.write_text("a long passphrase 口令\n", encoding="utf-8")
+    secret.chmod(0o600)
+    path = tmp_path / "sealed.keys"
+    r = invoke("keys", "create", "--keys", str(path), "--sealed", "--passphrase-file", str(secret))
+    assert r.exit_code == 0, r.output
+    assert "a long passphrase" not in path.read_text(encoding="utf-8")
+    assert PassphraseKeyProvider(path, "a long passphrase 口令").key_set().current_kek_id == "kek-1"
+    # No passphrase to be had (no file, no variable, no terminal): refused, nothing written.
+    missing = tmp_path / "other.keys"
+    r = invoke("keys", "create", "--keys", str(missing), "--sealed")
+    assert r.exit_code == 3
+    assert not missing.exists()
+    # A passphrase file without --sealed is a usage error.
+    r = invoke("keys", "create", "--keys", str(missing), "--passphrase-file", str(secret))
+    assert r.exit_code == 2
+    assert not missing.exists()
