@@ -2786,6 +2786,12 @@ class Events:
 
         Resume with the last event's ``seq``. Events appear in commit order, so a
         reader that always passes the last ``seq`` it saw never misses one.
+
+        The outbox is for the embedding application's own process (to notify
+        handlers and subjects), not for end users: it takes no actor and is not
+        logged. Events carry ids, types, states, organisations and subject
+        pseudonyms, never a personal value; each transition they report has its
+        own access-log entry, whose ``seq`` the event carries.
         """
         if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
             raise InputError("after must be an event's seq (an integer) or None")

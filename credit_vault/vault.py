@@ -302,7 +302,8 @@ class Vault:
                 return name
             if fp != key_set.fingerprint:
                 raise ConfigurationError(
-                    "this database was created with another key set; open it with its own keys"
+                    "this database belongs to another key set (the first one that opened it); "
+                    "open it with its own keys"
                 )
             return str(rows.get("origin", f"credit-vault/{fp}"))
 

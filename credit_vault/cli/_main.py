@@ -176,9 +176,11 @@ def main() -> None:
     \b
     Exit codes:
       0  success
-      1  failure (an operation failed, a check or verification did not pass)
+      1  failure (an operation failed, a check or verification did not pass,
+         the database could not be reached or opened: storage_error)
       2  usage error (bad options or arguments)
-      3  configuration or key error (database URL, key file, catalogue, policy)
+      3  configuration or key error (a malformed or unsupported database URL, a URL
+         with no vault for a maintenance command, key file, catalogue, policy)
 
     Expected errors print one line on stderr: error [code]: message
     """
