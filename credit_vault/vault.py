@@ -242,7 +242,7 @@ class Vault:
         ``url`` is ``sqlite:///path/vault.db`` or ``postgresql+psycopg://...``; an
         embedding application may pass its own ``engine`` instead. ``keys`` is a
         :class:`~credit_vault.crypto.KeyProvider`. The default catalogue and policy
-        are those of DOMAIN.md; ``clock`` defaults to the system clock; dates are
+        are the Hubei-city profile of docs/rules.md; ``clock`` defaults to the system clock; dates are
         judged in ``timezone``. ``origin`` names the log in signed checkpoints.
         ``tracer_provider`` / ``meter_provider`` are OpenTelemetry providers
         (the global ones by default); spans never carry personal data.

@@ -444,7 +444,7 @@ class Catalog:
 
     @classmethod
     def default(cls) -> Catalog:
-        """The Hubei-city profile of DOMAIN.md, shipped with the package."""
+        """The Hubei-city profile (docs/rules.md), shipped with the package."""
         return cls.from_toml(packaged_text("catalog_default.toml"))
 
     @classmethod

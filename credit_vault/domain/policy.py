@@ -318,7 +318,7 @@ class Policy:
 
     @classmethod
     def default(cls) -> Policy:
-        """The default policy of DOMAIN.md, shipped with the package."""
+        """The default policy (rule codes in docs/rules.md), shipped with the package."""
         return cls.from_toml(packaged_text("policy_default.toml"))
 
     @classmethod

@@ -346,7 +346,7 @@ _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 class WorkflowSettings:
     """Deadlines, roles and the working-day calendar of the workflows (policy ``[workflows]``).
 
-    Defaults and where they come from (DOMAIN.md): ``objection_deadline`` 5 working
+    Defaults and where they come from (docs/rules.md): ``objection_deadline`` 5 working
     days (S4; ``"20 days"`` is Z6); ``repair_deadline`` 5 working days and
     ``repair_refile_after`` 30 days (unverified, configurable); ``repair_deadlines``
     per category, ``court.defaulter`` 3 working days (C1: a defaulter is removed
