@@ -242,8 +242,8 @@ class Vault:
         ``url`` is ``sqlite:///path/vault.db`` or ``postgresql+psycopg://...``; an
         embedding application may pass its own ``engine`` instead. ``keys`` is a
         :class:`~credit_vault.crypto.KeyProvider`. The default catalogue and policy
-        are the Hubei-city profile of docs/rules.md; ``clock`` defaults to the system clock; dates are
-        judged in ``timezone``. ``origin`` names the log in signed checkpoints.
+        are the Hubei-city profile of docs/rules.md; ``clock`` defaults to the system
+        clock; dates are judged in ``timezone``. ``origin`` names the log in signed checkpoints.
         ``tracer_provider`` / ``meter_provider`` are OpenTelemetry providers
         (the global ones by default); spans never carry personal data.
         A signed checkpoint of the access log is made every ``checkpoint_every``

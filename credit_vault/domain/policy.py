@@ -189,6 +189,13 @@ class Policy:
                 raise InvalidPolicy(f"grant names unknown role '{g.role}'")
             if g.purpose not in self._purposes:
                 raise InvalidPolicy(f"grant names unknown purpose '{g.purpose}'")
+            # Grants built in code meet the file's rules too: a mistyped selector
+            # ("domian:tax") must not quietly match nothing, nor anything.
+            if isinstance(g.categories, str) or not g.categories:
+                raise InvalidPolicy("grant: categories must be a non-empty tuple of selectors")
+            _check_selectors(g.categories)
+            if g.max_tier not in TIERS:
+                raise InvalidPolicy(f"grant: max_tier must be one of {list(TIERS)}")
         self._grants = gs
         self.review = review or ReviewThresholds()
         self.workflows = workflows if workflows is not None else WorkflowSettings()
@@ -433,6 +440,15 @@ def _purpose_from(name: str, raw: object) -> Purpose:
     )
 
 
+def _check_selectors(selectors: Iterable[object]) -> None:
+    for sel in selectors:
+        if not isinstance(sel, str) or not _SELECTOR.fullmatch(sel):
+            raise InvalidPolicy(
+                "grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' "
+                "or a category code"
+            )
+
+
 def _grant_from(raw: object) -> Grant:
     raw = _table(raw, "each grant")
     unknown = set(raw) - {"role", "purpose", "categories", "max_tier", "ticket"}
@@ -446,12 +462,7 @@ def _grant_from(raw: object) -> Grant:
     cats = raw.get("categories")
     if not isinstance(cats, list) or not cats:
         raise InvalidPolicy("grant: categories must be a non-empty list of selectors")
-    for sel in cats:
-        if not isinstance(sel, str) or not _SELECTOR.fullmatch(sel):
-            raise InvalidPolicy(
-                "grant: category selectors are '*', 'polarity:X', 'severity:X', 'domain:X' "
-                "or a category code"
-            )
+    _check_selectors(cats)
     tier = raw.get("max_tier")
     if not isinstance(tier, str) or tier not in TIERS:
         raise InvalidPolicy(f"grant: max_tier must be one of {list(TIERS)}")
