@@ -191,7 +191,8 @@ class Policy:
                 raise InvalidPolicy(f"grant names unknown purpose '{g.purpose}'")
             # Grants built in code meet the file's rules too: a mistyped selector
             # ("domian:tax") must not quietly match nothing, nor anything.
-            if isinstance(g.categories, str) or not g.categories:
+            categories: object = g.categories  # typed as a tuple; code may pass anything
+            if isinstance(categories, str) or not g.categories:
                 raise InvalidPolicy("grant: categories must be a non-empty tuple of selectors")
             _check_selectors(g.categories)
             if g.max_tier not in TIERS:
