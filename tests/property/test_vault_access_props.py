@@ -10,23 +10,38 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from credit_vault import Actor, SubjectRef, Vault
-from credit_vault.crypto import FileKeyProvider
+from credit_vault.crypto import FieldCipher, FileKeyProvider
 from credit_vault.domain.policy import Policy
 from credit_vault.errors import CreditVaultError
 from credit_vault.testing import FrozenClock
-from tests.helpers import citizen_id, clerk_for, record_for, register_all_sources
+from tests.helpers import citizen_id, clerk_for, record_for, register_all_sources, source_code
 
 POLICY = Policy.default()
 AUTOMATIC_OPS = frozenset({"heartbeat", "checkpoint"})
 SUBJECTS = [citizen_id(i, birth="19700101") for i in range(4)]
 ROLES = sorted(POLICY.roles)
 PURPOSES = [p.name for p in POLICY.purposes] + ["bogus_purpose"]
+CATEGORIES = [
+    "tax.major_violation",
+    "penalty.traffic",
+    "penalty.minor",
+    "honor.commendation",
+    "volunteer.service",
+    "court.defaulter",
+    "identity.basic",
+    "education.misconduct",
+]
+# Readers' organisations: the sources of the categories (own_source purposes read
+# their own records), and one that pushes nothing.
+ORGANISATIONS = [source_code(c) for c in CATEGORIES] + ["org"]
 
 
 class VaultMachine(RuleBasedStateMachine):
@@ -43,6 +58,18 @@ class VaultMachine(RuleBasedStateMachine):
         register_all_sources(self.vault)
         self.calls = self._call_entries()
         self.disclosed = 0
+        # Every field decryption (record id, field): a query decrypts exactly what
+        # it discloses, never a field or a record it may not show.
+        self.decrypted: list[tuple[str, str]] = []
+        real = FieldCipher.decrypt
+        seen = self.decrypted
+
+        def spy(cipher: FieldCipher, record_id: str, field: str, *a: Any, **kw: Any) -> Any:
+            seen.append((record_id, field))
+            return real(cipher, record_id, field, *a, **kw)
+
+        self._spy = mock.patch.object(FieldCipher, "decrypt", spy)
+        self._spy.start()
 
     def _call_entries(self) -> int:
         """Entries written for calls: the vault's own heartbeats are not calls."""
@@ -53,18 +80,7 @@ class VaultMachine(RuleBasedStateMachine):
         assert self._call_entries() == self.calls
 
     @rule(
-        cat=st.sampled_from(
-            [
-                "tax.major_violation",
-                "penalty.traffic",
-                "penalty.minor",
-                "honor.commendation",
-                "volunteer.service",
-                "court.defaulter",
-                "identity.basic",
-                "education.misconduct",
-            ]
-        ),
+        cat=st.sampled_from(CATEGORIES),
         who=st.integers(0, len(SUBJECTS) - 1),
         age_days=st.integers(0, 2000),
         n=st.integers(1, 3),
@@ -92,12 +108,22 @@ class VaultMachine(RuleBasedStateMachine):
         who=st.integers(0, len(SUBJECTS) - 1),
         as_self=st.booleans(),
         ticket=st.sampled_from([None, "T-1"]),
+        org=st.sampled_from(ORGANISATIONS),
     )
-    def query(self, role: str, purpose: str, who: int, as_self: bool, ticket: str | None) -> None:
+    def query(
+        self, role: str, purpose: str, who: int, as_self: bool, ticket: str | None, org: str
+    ) -> None:
+        self._read(role, purpose, who, as_self, ticket, org)
+
+    def _read(
+        self, role: str, purpose: str, who: int, as_self: bool, ticket: str | None, org: str
+    ) -> list[Any]:
+        """One query and its checks; the records it disclosed."""
         subject = SubjectRef.person(SUBJECTS[who])
         me = SubjectRef.person(SUBJECTS[who if as_self else (who + 1) % len(SUBJECTS)])
-        actor = Actor(id=f"a-{role}", role=role, organisation="org", subject=me)
+        actor = Actor(id=f"a-{role}", role=role, organisation=org, subject=me)
         before = self.vault.audit.head().size
+        self.decrypted.clear()
         try:
             d = self.vault.query(actor, purpose=purpose, subject=subject, ticket=ticket)
         except CreditVaultError:
@@ -106,7 +132,8 @@ class VaultMachine(RuleBasedStateMachine):
             entry = self.vault.audit.entries(before)[-1]
             assert entry["outcome"] == "denied"
             assert entry["fields"] == []
-            return
+            assert self.decrypted == []  # refused before anything was decrypted
+            return []
         self.calls += 1
         decision = POLICY.authorize(
             role=role, purpose=purpose, ticket=ticket, is_self=as_self, has_consent=False
@@ -114,16 +141,24 @@ class VaultMachine(RuleBasedStateMachine):
         assert decision.allowed
         today = self.vault.today()
         self.disclosed += len(d.records)
+        assert decision.purpose is not None
         for r in d.records:
             cat = self.vault.catalog.get(r.category)
             allowed = set(decision.visible_fields(cat))
             assert set(r.facts) <= allowed, (role, purpose, r.category)
+            if decision.purpose.own_source:
+                assert r.source == org, (role, purpose, r.source)
             if decision.purpose is not None and decision.purpose.scope == "disclosable":
                 assert r.disclosure_starts_on is not None
                 assert r.disclosure_ends_on is not None
                 assert r.disclosure_starts_on <= today < r.disclosure_ends_on
         entry = self.vault.audit.entries(d.access_seq)[0]
         assert entry["records"] == [r.record_id for r in d.records]
+        disclosed = {(r.record_id, f) for r in d.records for f in r.facts}
+        record_decryptions = {(rid, f) for rid, f in self.decrypted if rid.startswith("r_")}
+        assert record_decryptions == disclosed
+        assert set(entry["fields"]) >= {f for _, f in disclosed}
+        return list(d.records)
 
     @rule(
         grant=st.sampled_from(POLICY.grants),
@@ -135,7 +170,28 @@ class VaultMachine(RuleBasedStateMachine):
         from credit_vault.domain.policy import Grant
 
         assert isinstance(grant, Grant)
-        self.query(grant.role, grant.purpose, who, as_self, "T-1")
+        self._read(grant.role, grant.purpose, who, as_self, "T-1", "org")
+
+    @rule(
+        cat=st.sampled_from(["tax.major_violation", "penalty.traffic", "court.defaulter"]),
+        who=st.integers(0, len(SUBJECTS) - 1),
+        days_ago=st.integers(0, 200),
+    )
+    def ingest_then_review(self, cat: str, who: int, days_ago: int) -> None:
+        # A negative record decided lately is inside its window (a year at least):
+        # a licensing review must show it, with exactly its restricted-tier fields.
+        decided = self.vault.today() - timedelta(days=days_ago)
+        subject = SubjectRef.person(SUBJECTS[who])
+        rec = record_for(self.vault, cat, subject, decided_on=decided, occurred_on=decided)
+        (rid,) = self.vault.ingest_many(clerk_for(cat), [rec])
+        self.calls += 1
+        got = {
+            r.record_id: r
+            for r in self._read("licensing_officer", "licensing_review", who, False, "T-1", "org")
+        }
+        assert rid in got
+        category = self.vault.catalog.get(cat)
+        assert set(got[rid].facts) == set(category.fields_up_to("restricted"))
 
     @rule(days=st.integers(1, 400))
     def advance(self, days: int) -> None:
@@ -147,6 +203,7 @@ class VaultMachine(RuleBasedStateMachine):
         assert self._call_entries() == self.calls
 
     def teardown(self) -> None:
+        self._spy.stop()
         report = self.vault.audit.verify()
         self.vault.close()
         self._dir.cleanup()
