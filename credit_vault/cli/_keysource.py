@@ -117,7 +117,12 @@ def _open_sealed(keyfile: Path, passphrase_file: Path | None) -> PassphraseKeyPr
         raise VaultConfigError(exc.code, exc.message) from None
 
 
-def _passphrase(keyfile: Path, passphrase_file: Path | None) -> str:
+def _passphrase(keyfile: Path, passphrase_file: Path | None, *, new: bool = False) -> str:
+    """The operator's passphrase: ``--passphrase-file``, the variable, or a prompt.
+
+    With ``new`` (sealing a new file) the prompt asks twice: a typo would lock the
+    keys away for good.
+    """
     if passphrase_file is not None:
         return _read_passphrase_file(passphrase_file)
     from_env = os.environ.get(PASSPHRASE_ENV)
@@ -125,38 +130,25 @@ def _passphrase(keyfile: Path, passphrase_file: Path | None) -> str:
         return _checked(from_env, f"${PASSPHRASE_ENV}")
     if _stdin_is_tty():
         entered: str = click.prompt(
-            f"Passphrase of {keyfile}", hide_input=True, err=True, show_default=False
+            f"Passphrase {'for' if new else 'of'} {keyfile}",
+            hide_input=True,
+            confirmation_prompt=new,
+            err=True,
+            show_default=False,
         )
         return _checked(entered, "the prompt")
+    what = "sealing" if new else "the key file"
+    why = "needs a passphrase" if new else "is sealed"
     raise VaultConfigError(
         "key_file_error",
-        f"the key file {str(keyfile)!r} is sealed; give --passphrase-file, set "
+        f"{what} {str(keyfile)!r} {why}; give --passphrase-file, set "
         f"{PASSPHRASE_ENV} or run interactively",
     )
 
 
 def new_passphrase(keyfile: Path, passphrase_file: Path | None) -> str:
-    """The passphrase to seal a new key file under: as for opening one, but a prompt
-    asks twice (a typo would lock the keys away for good)."""
-    if passphrase_file is not None:
-        return _read_passphrase_file(passphrase_file)
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env:
-        return _checked(from_env, f"${PASSPHRASE_ENV}")
-    if _stdin_is_tty():
-        entered: str = click.prompt(
-            f"Passphrase for {keyfile}",
-            hide_input=True,
-            confirmation_prompt=True,
-            err=True,
-            show_default=False,
-        )
-        return _checked(entered, "the prompt")
-    raise VaultConfigError(
-        "key_file_error",
-        f"sealing {str(keyfile)!r} needs a passphrase; give --passphrase-file, set "
-        f"{PASSPHRASE_ENV} or run interactively",
-    )
+    """The passphrase to seal a new key file under (see :func:`_passphrase`)."""
+    return _passphrase(keyfile, passphrase_file, new=True)
 
 
 def _read_passphrase_file(path: Path) -> str:
