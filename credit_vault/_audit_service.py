@@ -602,7 +602,13 @@ class VaultAudit:
         if format == "bundle":
             manifest_extra = {
                 "created": format_ts(now),
-                "exported_by": {"actor": actor.id, "role": actor.role, "export_seq": export_seq},
+                # As the log entry shows them (identifiers masked, unknown roles not
+                # repeated): the manifest travels with the bundle.
+                "exported_by": {
+                    "actor": entry.actor_id,
+                    "role": entry.actor_role,
+                    "export_seq": export_seq,
+                },
                 "since": None if since_at is None else format_ts(since_at),
                 "until": None if until_at is None else format_ts(until_at),
             }
@@ -845,7 +851,11 @@ class VaultAudit:
             return not grants or all(g.ticket for g in grants)
 
         review = AccessReview(
-            policy.review, vault.timezone, ticket_expected, heartbeat_interval=self._heartbeat
+            policy.review,
+            vault.timezone,
+            ticket_expected,
+            heartbeat_interval=self._heartbeat,
+            own_source_purposes=[p.name for p in policy.purposes if p.own_source],
         )
         for batch in self._entry_batches(start, max(start, end)):
             for e in batch:

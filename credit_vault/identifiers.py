@@ -314,19 +314,69 @@ def parse_identifier(text: str, *, today: date | None = None) -> CitizenId | Cre
 #: What replaces an identifier found inside free text.
 IDENTIFIER_MASK: Final = "[id]"
 
-# Runs of the identifiers' alphabet, bounded by characters outside it. Full-width
-# ASCII and lower case fold onto ASCII upper case first, one character for one, so
-# positions in the folded text are positions in the original.
-_DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9]{14,}[0-9X](?![0-9])")
+# Candidate runs: digits, singly grouped by spaces or hyphens as ID and card numbers
+# are often written, the last one possibly X. Full-width ASCII and lower case fold
+# onto ASCII upper case first, one character for one, so positions in the folded
+# text are positions in the original.
+_DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9](?:[ \-]?[0-9])*(?:[ \-]?X)?(?![0-9])")
 _CODE_RUN: Final = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
+_REGION_FIRST: Final = frozenset("12345678")  # 1x North ... 8x Hong Kong, Macao
 
 
-def _identifier_spans(text: str) -> list[tuple[int, int]]:
+def _real_date(year: int, month: int, day: int) -> bool:
+    if not (EARLIEST_BIRTH_DATE.year <= year <= date.today().year and 1 <= month <= 12):
+        return False
+    return 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+def _looks_like_citizen_id(d: str) -> bool:
+    """18 characters (17 digits, then a digit or X) or 15 digits, with a region's first
+    digit and a real birth date. The check character is not required: a mistyped
+    number is still one person's number."""
+    if d[0] not in _REGION_FIRST:
+        return False
+    if len(d) == 18 and d[:17].isdigit():
+        return _real_date(int(d[6:10]), int(d[10:12]), int(d[12:14]))
+    if len(d) == 15 and d.isdigit():
+        return _real_date(1900 + int(d[6:8]), int(d[8:10]), int(d[10:12]))
+    return False
+
+
+def _luhn(d: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(d)):
+        n = int(c)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _checked_citizen_id(d: str) -> bool:
+    return len(d) == 18 and _looks_like_citizen_id(d) and _citizen_check(d[:17]) == d[17]
+
+
+def _identifier_spans(text: str, *, strict: bool) -> list[tuple[int, int]]:
     folded = str.__str__(text).translate(_NORMALISE)
-    # Every run of 15 or more digits (the last may be X), whatever its check
-    # character: a mistyped ID number is still one person's number, and bank card
-    # numbers are as personal.
-    spans = [m.span() for m in _DIGIT_RUN.finditer(folded)]
+    spans: list[tuple[int, int]] = []
+    for m in _DIGIT_RUN.finditer(folded):
+        at = [i for i in range(m.start(), m.end()) if folded[i] not in " -"]
+        d = "".join(folded[i] for i in at)
+        if len(d) < 15:
+            continue
+        if strict:
+            if _checked_citizen_id(d):
+                spans.append(m.span())
+        elif _looks_like_citizen_id(d) or (d.isdigit() and 16 <= len(d) <= 19 and _luhn(d)):
+            spans.append(m.span())
+        elif len(d) > 19:
+            # Numbers run together: every 18-character ID-number-shaped window
+            # (15-digit windows would match too many serials by chance).
+            spans.extend(
+                (at[k], at[k + 17] + 1)
+                for k in range(len(d) - 17)
+                if _looks_like_citizen_id(d[k : k + 18])
+            )
     for m in _CODE_RUN.finditer(folded):
         try:
             CreditCode._validate(m.group())
@@ -336,24 +386,36 @@ def _identifier_spans(text: str) -> list[tuple[int, int]]:
     return sorted(set(spans))
 
 
-def contains_identifier(text: str) -> bool:
-    """Whether ``text`` holds something shaped like an ID number or a credit code.
+def contains_identifier(text: str, *, strict: bool = False) -> bool:
+    """Whether ``text`` holds what looks like an ID number, a card number or a credit code.
 
-    A run of 15 or more digits (the last may be ``X``), checked or not, or a valid
-    unified social credit code standing apart from other digits and Latin letters
-    (full-width forms count as their ASCII ones).
+    Recognised, standing apart from other digits (and, for credit codes, letters),
+    with single spaces or hyphens allowed between digits, full-width forms counted
+    as ASCII:
+
+    * a citizen ID number: 18 characters (17 digits, then a digit or ``X``) or 15
+      digits, with a region's first digit and a real birth date; the check character
+      is not required, since a mistyped number is still one person's;
+    * a bank card number: 16-19 digits passing the Luhn check;
+    * a unified social credit code with a valid check character.
+
+    ``strict`` recognises only 18-character ID numbers whose check character
+    matches, and credit codes: for tokens such as trace ids, where random digit
+    runs are common and a false match must be all but impossible.
     """
-    return bool(_identifier_spans(text))
+    return bool(_identifier_spans(text, strict=strict))
 
 
-def mask_identifiers(text: str) -> str:
-    """``text`` with every run :func:`contains_identifier` finds replaced by ``[id]``.
+def mask_identifiers(text: str, *, strict: bool = False) -> str:
+    """``text`` with everything :func:`contains_identifier` finds replaced by ``[id]``.
 
-    For free text the vault keeps in clear (tickets, legal bases, actor ids in the
-    access log): an ID number typed into a case number does not reach the log.
-    Names cannot be recognised this way; keep them out of such text.
+    For free text the vault keeps in clear (tickets, legal bases, actor ids and
+    request ids in the access log): an ID number typed into a case number does not
+    reach the log, and other numbers (dates, serials) stay as they are. Names
+    cannot be recognised this way; keep them out of such text. ``strict`` as for
+    :func:`contains_identifier`.
     """
-    spans = _identifier_spans(text)
+    spans = _identifier_spans(text, strict=strict)
     if not spans:
         return text
     out: list[str] = []

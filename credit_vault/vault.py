@@ -184,7 +184,8 @@ _PG_INSERT_SUBJECTS = text(
 
 #: The shape of the ids the vault makes (records, subjects, workflow objects).
 _ID_SHAPE = re.compile(r"^[a-z]{1,3}_[0-9a-f]{24}\Z")
-#: Roles the vault itself names, logged even when a policy leaves them out.
+#: Roles the vault itself names, logged even when a policy leaves them out (as are
+#: the roles the policy's [workflows] table empowers).
 _BUILTIN_ROLES = frozenset({"admin", "source_clerk", "subject"})
 
 # Blind-index purposes: one derived key each, so an index for lookups cannot be
@@ -270,7 +271,12 @@ class Vault:
         self._name_index = BlindIndex(key_set, _BI_NAME)
         self.catalog = catalog or Catalog.default()
         self.policy = policy or Policy.default()
-        self._known_roles = frozenset(self.policy.roles) | _BUILTIN_ROLES
+        flows = self.policy.workflows
+        self._known_roles = (
+            frozenset(self.policy.roles)
+            | _BUILTIN_ROLES
+            | {*flows.case_roles, *flows.report_roles, flows.agent_role}
+        )
         self.clock = clock or SystemClock()
         self.timezone = tz
         try:
@@ -412,10 +418,11 @@ class Vault:
         request_id: str = "",
     ) -> AccessEntry:
         # The caller's free text is kept in clear in the log for good (an erasure
-        # does not reach it): ID numbers and credit codes in actor ids, tickets and
-        # legal bases are masked; a malformed ticket or record id and a role the
-        # policy does not define are not repeated. Organisations are institutions'
-        # codes and stay as given (reviews and exports group by them).
+        # does not reach it): ID numbers, card numbers and credit codes in actor
+        # ids, tickets and legal bases (and ID numbers in request ids) are masked;
+        # a malformed ticket or record id and a role the policy does not define are
+        # not repeated. Organisations are institutions' codes and stay as given
+        # (reviews and exports group by them).
         if ticket is not None and not ticket_well_formed(ticket):
             ticket = "(malformed)"
         role = actor.role if actor.role in self._known_roles else "(unknown)"
@@ -433,7 +440,8 @@ class Vault:
             categories=tuple(categories),
             fields=tuple(fields),
             reason=reason,
-            request_id=clean(request_id, 64),
+            # Strictly: trace ids are random hex, and their digit runs must stay.
+            request_id=mask_identifiers(clean(request_id, 64), strict=True),
         )
 
     def _require_admin(self, actor: Actor, op: str, refusal: str, **entry: Any) -> None:

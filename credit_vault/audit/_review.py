@@ -196,7 +196,9 @@ class AccessReview:
     """Feed entries in sequence order with :meth:`add`, then call :meth:`finish`.
 
     ``ticket_expected(role, purpose)`` says whether the policy expects a ticket
-    for that use; ``heartbeat_interval`` is the vault's (None: no gap check).
+    for that use; ``heartbeat_interval`` is the vault's (None: no gap check);
+    ``own_source_purposes`` are the purposes that read only the reader's own
+    organisation's records by rule (their reads are never ``same_org_read``).
     """
 
     def __init__(
@@ -206,8 +208,10 @@ class AccessReview:
         ticket_expected: Callable[[str, str], bool],
         *,
         heartbeat_interval: timedelta | None = None,
+        own_source_purposes: Iterable[str] = (),
     ) -> None:
         self._t = thresholds
+        self._own_source = frozenset(own_source_purposes)
         self._tz = tz
         self._ticket_expected = ticket_expected
         self._window = timedelta(minutes=thresholds.denial_window_minutes)
@@ -330,7 +334,13 @@ class AccessReview:
                 )
             f.note(seq, ts_text)
         records = doc.get("records")
-        if op in _READ_OPS and org and isinstance(records, list) and records:
+        if (
+            op in _READ_OPS
+            and org
+            and isinstance(records, list)
+            and records
+            and doc.get("purpose") not in self._own_source
+        ):
             recs = tuple(r for r in records if isinstance(r, str))
             self._org_reads.append((seq, ts_text, actor, role, org, recs))
 
@@ -429,9 +439,16 @@ def review_entries(
     since: str = "",
     until: str = "",
     heartbeat_interval: timedelta | None = None,
+    own_source_purposes: Iterable[str] = (),
 ) -> ReviewReport:
     """Review ``entries`` in one call (small inputs and tests)."""
-    review = AccessReview(thresholds, tz, ticket_expected, heartbeat_interval=heartbeat_interval)
+    review = AccessReview(
+        thresholds,
+        tz,
+        ticket_expected,
+        heartbeat_interval=heartbeat_interval,
+        own_source_purposes=own_source_purposes,
+    )
     for doc in entries:
         review.add(doc)
     return review.finish(record_sources, since=since, until=until)

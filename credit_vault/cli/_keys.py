@@ -13,7 +13,7 @@ from credit_vault.cli._keysource import (
     open_key_file,
     passphrase_file_option,
 )
-from credit_vault.cli._main import Output
+from credit_vault.cli._main import Output, fail
 
 __all__ = ["keys"]
 
@@ -25,6 +25,10 @@ _ACTOR = click.option(
     help="Actor id recorded in the access log (key maintenance runs with the admin role).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+
+#: The shortest passphrase ``keys create --sealed`` accepts (Argon2id slows guessing;
+#: it cannot make a short passphrase long).
+MIN_NEW_PASSPHRASE = 12
 
 
 @click.group("keys")
@@ -51,8 +55,8 @@ def keys() -> None:
 @click.option(
     "--sealed",
     is_flag=True,
-    help="Seal the file under a passphrase (Argon2id): from --passphrase-file, "
-    "$CREDIT_VAULT_PASSPHRASE, or a prompt that asks twice.",
+    help="Seal the file under a passphrase (Argon2id; at least 12 characters): from "
+    "--passphrase-file, $CREDIT_VAULT_PASSPHRASE, or a prompt that asks twice.",
 )
 @passphrase_file_option
 @_JSON
@@ -67,9 +71,24 @@ def create(keyfile: Path, sealed: bool, passphrase_file: Path | None, as_json: b
     out = Output(json_mode=as_json)
     if passphrase_file is not None and not sealed:
         raise click.UsageError("--passphrase-file is only for --sealed")
+    if keyfile.exists() or keyfile.is_symlink():
+        # Before any prompt; the library refuses too (an existing file's keys may
+        # protect data), this says it in the command's terms.
+        fail(
+            "key_file_error",
+            f"{str(keyfile)!r} already exists; keys create never replaces a key file",
+            config=True,
+        )
     provider: FileKeyProvider | PassphraseKeyProvider
     if sealed:
-        provider = PassphraseKeyProvider.create(keyfile, new_passphrase(keyfile, passphrase_file))
+        passphrase = new_passphrase(keyfile, passphrase_file)
+        if len(passphrase) < MIN_NEW_PASSPHRASE:
+            fail(
+                "key_file_error",
+                f"a new key file's passphrase must be at least {MIN_NEW_PASSPHRASE} characters",
+                config=True,
+            )
+        provider = PassphraseKeyProvider.create(keyfile, passphrase)
     else:
         provider = FileKeyProvider.create(keyfile)
     current = provider.key_set().current_kek_id

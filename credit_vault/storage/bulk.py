@@ -11,7 +11,7 @@ through Core.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, overload
@@ -98,12 +98,23 @@ def dbapi_cursor(conn: Connection) -> Iterator[Any]:
     SQLAlchemy raises them (:class:`DBAPIError`), so callers handle both paths alike.
     """
     driver_error = conn.dialect.loaded_dbapi.Error
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    raw = conn.connection.dbapi_connection
+    cur = raw.cursor()  # type: ignore[union-attr]
     try:
-        with _as_sqlalchemy_errors(driver_error):
-            yield cur
+        yield cur
+    except driver_error as exc:
+        # A lost connection is invalidated, as SQLAlchemy does for its own
+        # statements: the pool then drops it and the caller's rollback is a no-op
+        # instead of a second error hiding the first.
+        lost = conn.dialect.is_disconnect(exc, raw, cur)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, driver_error, connection_invalidated=lost
+        ) from exc
     finally:
-        cur.close()
+        with suppress(driver_error):  # a lost connection cannot close its cursor
+            cur.close()
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -366,3 +366,45 @@ def test_wage_arrears_listed_as_serious_wait_a_year_for_repair(
     refused = vault.repairs.eligibility(me, listed)
     assert refused.reasons == ("minimum_period_not_passed",)
     assert refused.repair_from == date(2026, 3, 1)
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_during_the_log_append_is_an_audit_failure(
+    pg_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    from credit_vault.errors import AuditWriteFailed
+
+    with Vault.open(pg_url, keys=keys, clock=clock) as v:
+        register_all_sources(v)
+        person = SubjectRef.person(citizen_id(60))
+        v.ingest(clerk_for(TRAFFIC), record_for(v, TRAFFIC, person))
+        before = v.audit.head().size
+        admin = create_engine(pg_url)
+        try:
+            with admin.begin() as c:  # the server drops the vault's connection mid-append
+                c.execute(
+                    text(
+                        "CREATE FUNCTION cv_test_die() RETURNS trigger AS $$ BEGIN "
+                        "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ "
+                        "LANGUAGE plpgsql"
+                    )
+                )
+                c.execute(
+                    text(
+                        "CREATE TRIGGER cv_test_die BEFORE INSERT ON audit_entries "
+                        "FOR EACH ROW EXECUTE FUNCTION cv_test_die()"
+                    )
+                )
+            with pytest.raises(AuditWriteFailed):
+                v.query(OFFICER, purpose="licensing_review", subject=person, ticket="L-1")
+            with admin.begin() as c:
+                c.execute(text("DROP TRIGGER cv_test_die ON audit_entries"))
+        finally:
+            admin.dispose()
+        assert v.audit.head().size == before  # nothing was committed
+        # The lost connection left the pool; the next call works.
+        d = v.query(OFFICER, purpose="licensing_review", subject=person, ticket="L-1")
+        assert d.access_seq == before
+        assert v.audit.verify().ok

@@ -134,3 +134,22 @@ def test_keys_create_sealed_takes_the_passphrase_from_a_file_never_a_flag(
     r = invoke("keys", "create", "--keys", str(missing), "--passphrase-file", str(secret))
     assert r.exit_code == 2
     assert not missing.exists()
+
+
+def test_keys_create_refuses_a_short_passphrase_and_an_existing_file_before_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "short.keys"
+    monkeypatch.setenv("CREDIT_VAULT_PASSPHRASE", "x")
+    r = invoke("keys", "create", "--keys", str(path), "--sealed")
+    assert r.exit_code == 3
+    assert "at least 12 characters" in r.output
+    assert not path.exists()
+    # An existing file: refused in the command's terms, and no passphrase is read.
+    monkeypatch.delenv("CREDIT_VAULT_PASSPHRASE")
+    path.write_text("{}", encoding="utf-8")
+    r = invoke("keys", "create", "--keys", str(path), "--sealed")
+    assert r.exit_code == 3
+    assert "never replaces a key file" in r.output
+    assert "overwrite=True" not in r.output
+    assert path.read_text(encoding="utf-8") == "{}"

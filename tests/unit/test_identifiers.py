@@ -595,13 +595,19 @@ def test_errors_are_typed_and_never_echo_the_input(parse: object, text: str) -> 
         ("案-110101198501011239-李四", "案-[id]-李四"),
         ("id11010119850101123Xyz", "id[id]yz"),  # letters around do not hide it
         ("１１０１０１１９８５０１０１１２３９", "[id]"),  # full-width digits
+        ("421202-19800101-0075", "[id]"),  # grouped by hyphens
+        ("421202 19800101 0075 ok", "[id] ok"),  # or by spaces
         ("old 110101850101123 number", "old [id] number"),  # legacy 15 digits
         ("110101198501011238", "[id]"),  # a wrong check character is still a number
-        ("card 6222021234567890123", "card [id]"),  # bank card numbers too
-        ("two 110101198501011239110101198501011239", "two [id]"),
+        ("card 4111 1111 1111 1111.", "card [id]."),  # a card number (Luhn)
+        ("two 110101198501011239110101198501011239", "two [id][id]"),
         ("org 91350100M000100Y43.", "org [id]."),  # a valid credit code
         ("org 91350100M000100Y44.", "org 91350100M000100Y44."),  # not a code: check fails
         ("(2025)鄂1202执123号", "(2025)鄂1202执123号"),  # case numbers stay
+        ("A4212020500002025060001", "A4212020500002025060001"),  # a long order number
+        ("2025060112345678901", "2025060112345678901"),  # not a date, not a card
+        ("990101198501011239", "990101198501011239"),  # no region starts with 9
+        ("110101199913321239", "110101199913321239"),  # month 13: no birth date
         ("tel 13800138000", "tel 13800138000"),  # 11 digits: not an identifier's shape
         ("PIPL Art 47", "PIPL Art 47"),
         ("", ""),
@@ -610,6 +616,26 @@ def test_errors_are_typed_and_never_echo_the_input(parse: object, text: str) -> 
 def test_mask_identifiers(text: str, masked: str) -> None:
     assert mask_identifiers(text) == masked
     assert contains_identifier(text) is (masked != text)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("req-110101198501011239", "req-[id]"),  # a real ID number, check character and all
+        ("req-110101198501011238", "req-110101198501011238"),  # check fails: a number
+        ("req-4111111111111111", "req-4111111111111111"),  # cards are not looked for
+        ("91350100M000100Y43", "[id]"),
+    ],
+)
+def test_strict_masking_takes_only_checked_identifiers(text: str, masked: str) -> None:
+    assert mask_identifiers(text, strict=True) == masked
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_strict_masking_leaves_trace_ids_alone(raw: bytes) -> None:
+    # A W3C trace id is 32 random hex digits; its digit runs are not identifiers.
+    trace = raw.hex()
+    assert mask_identifiers(trace, strict=True) == trace
 
 
 @given(st.text(alphabet="0123456789X-案 ", max_size=60))
