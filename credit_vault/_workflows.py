@@ -39,6 +39,7 @@ from credit_vault._lifecycle import decrypt_facts, window_of
 from credit_vault.audit._entry import AccessEntry, request_id_or_new
 from credit_vault.crypto import Envelope, FieldCipher
 from credit_vault.domain.models import Actor, SubjectRef
+from credit_vault.domain.policy import ticket_well_formed
 from credit_vault.domain.windows import state_today
 from credit_vault.domain.workflows import (
     CASE,
@@ -100,9 +101,8 @@ _EV = cast("Table", EventRow.__table__)
 
 _T = TypeVar("_T")
 
-_CONSENT = re.compile(r"^[\w\-/.:()（）〔〕\u4e00-\u9fff]{1,64}$")
 _ORG = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-_ID = re.compile(r"^[a-z]{1,3}_[0-9a-f]{24}$")
+_ID = re.compile(r"[a-z]{1,3}_[0-9a-f]{24}")
 
 # The past tense of each step, for event types ("objection.filed").
 _DONE = {
@@ -251,7 +251,7 @@ class Workflows:
     ) -> None:
         """An agent acts for a subject only with a reference to their written consent;
         without one the attempt is refused and logged."""
-        if consent is None or not _CONSENT.match(consent):
+        if consent is None or not ticket_well_formed(consent):
             self.refuse(
                 actor,
                 op,
@@ -812,7 +812,7 @@ class Workflows:
 
     def load_object(self, conn: Connection, table: Table, object_id: object) -> Any:
         """A workflow row by id; :class:`NotFound` if there is none."""
-        if not isinstance(object_id, str) or not _ID.match(object_id):
+        if not isinstance(object_id, str) or not _ID.fullmatch(object_id):
             raise NotFound("no workflow object has this id")
         row = conn.execute(select(table).where(table.c.id == object_id)).first()
         if row is None:
@@ -929,7 +929,7 @@ def _reason(step: _Step) -> str:
 def _consent(consent: object) -> str | None:
     if consent is None:
         return None
-    if not isinstance(consent, str) or not _CONSENT.match(consent):
+    if not isinstance(consent, str) or not ticket_well_formed(consent):
         raise InputError("consent must be 1-64 characters of letters, digits and - / . : ( )")
     return consent
 
@@ -1225,7 +1225,7 @@ class Objections:
                         filed_on=today,
                         deadline=deadline,
                         deadline_rule=str(rule),
-                        filed_by=actor.id,
+                        filed_by=v._actor_label(actor),
                         reason_ct=reason_ct,
                         created_at=now,
                         updated_at=now,
@@ -1383,7 +1383,7 @@ class Objections:
                 .values(
                     state=outcome,
                     open_record=None,
-                    decided_by=actor.id,
+                    decided_by=v._actor_label(actor),
                     decided_on=today,
                     reason_code=code,
                     decision_ct=decision_ct,
@@ -1748,7 +1748,7 @@ class Repairs:
                         applied_on=today,
                         deadline=deadline,
                         deadline_rule=str(rule),
-                        applied_by=actor.id,
+                        applied_by=v._actor_label(actor),
                         evidence_ct=evidence_ct,
                         created_at=now,
                         updated_at=now,
@@ -1864,7 +1864,7 @@ class Repairs:
                 .values(
                     state=state,
                     open_record=None,
-                    decided_by=actor.id,
+                    decided_by=v._actor_label(actor),
                     decided_on=today,
                     refile_after=refile,
                     reason_code=code,
@@ -2420,7 +2420,7 @@ class Cases:
                     opened_on=today,
                     deadline=deadline,
                     deadline_rule=str(rule),
-                    opened_by=actor.id,
+                    opened_by=v._actor_label(actor),
                     reason_ct=w.seal(subj, cid, "case.reason", text),
                     created_at=now,
                     updated_at=now,
@@ -2594,7 +2594,7 @@ class Cases:
             kinds,
             {
                 "outcome": outcome,
-                "closed_by": actor.id,
+                "closed_by": v._actor_label(actor),
                 "closed_on": today,
                 "outcome_ct": w.seal(subj, row.id, "case.outcome", text),
             },
@@ -2631,7 +2631,7 @@ class Cases:
             subj,
             "withdraw",
             kinds,
-            {"closed_by": actor.id, "closed_on": today},
+            {"closed_by": v._actor_label(actor), "closed_on": today},
             code="withdrawn",
             organisation=row.assigned_org,
             ticket=consent,

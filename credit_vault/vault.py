@@ -420,8 +420,8 @@ class Vault:
         # The caller's free text is kept in clear in the log for good (an erasure
         # does not reach it): ID numbers, card numbers and credit codes in actor
         # ids, tickets and legal bases (and ID numbers in request ids) are masked;
-        # a malformed ticket or record id and a role the policy does not define are
-        # not repeated. Organisations are institutions' codes and stay as given
+        # a malformed ticket or record id and a role or purpose the policy does not
+        # define are not repeated. Organisations are institutions' codes and stay as given
         # (reviews and exports group by them).
         if ticket is not None and not ticket_well_formed(ticket):
             ticket = "(malformed)"
@@ -429,10 +429,10 @@ class Vault:
         return AccessEntry(
             op=op,
             outcome=outcome,
-            actor_id=mask_identifiers(clean(actor.id)),
+            actor_id=self._actor_label(actor),
             actor_role=role,
             actor_org=clean(actor.organisation),
-            purpose=clean(purpose, 64),
+            purpose=purpose if not purpose or self.policy.has_purpose(purpose) else "(unknown)",
             legal_basis=mask_identifiers(clean(legal_basis, 200)),
             ticket=mask_identifiers(clean(ticket, 64)),
             subject=subject,
@@ -466,6 +466,13 @@ class Vault:
             raise PermissionDenied("an Actor is required for every call")
         return actor
 
+    @staticmethod
+    def _actor_label(actor: Actor) -> str:
+        """The actor's id as the log and the workflow tables keep it: printable,
+        capped, with ID numbers and the like masked (an application may use a
+        citizen's ID number as the id of their portal account)."""
+        return mask_identifiers(clean(actor.id))
+
     def _role_label(self, actor: object) -> str:
         """The actor's role for telemetry: only a role the policy defines, else "(unknown)".
 
@@ -473,7 +480,7 @@ class Vault:
         number, say) must not reach an exporter.
         """
         role = getattr(actor, "role", None)
-        return role if isinstance(role, str) and role in self.policy.roles else "(unknown)"
+        return role if isinstance(role, str) and role in self._known_roles else "(unknown)"
 
     @staticmethod
     def _codes(value: object, what: str) -> list[str]:
