@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard, TypeVar, cast
 
 from sqlalchemy import Table, and_, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -73,6 +73,7 @@ from credit_vault.errors import (
     PermissionDenied,
     RecordNotFound,
 )
+from credit_vault.identifiers import contains_identifier
 from credit_vault.storage.bulk import as_utc
 from credit_vault.storage.tables import (
     CaseRow,
@@ -132,6 +133,17 @@ def _changed_first() -> ConflictError:
 
 class _PastPurgeDate(Exception):
     """Inside :meth:`Workflows.write`: a record's purge date has come (not yet swept)."""
+
+
+def _organisation_code(org: object) -> TypeGuard[str]:
+    """Whether ``org`` can name an organisation a case is assigned to: printable, no
+    outer spaces, and no ID or card number (it is kept in clear and in the outbox)."""
+    return (
+        isinstance(org, str)
+        and _ORG.match(org) is not None
+        and org == org.strip()
+        and not contains_identifier(org, credit_codes=False)
+    )
 
 
 def _new_id(prefix: str) -> str:
@@ -753,8 +765,8 @@ class Workflows:
                 reason_code=code,
                 reason_ct=reason_ct,
                 workflow_id=workflow_id,
-                actor_id=actor.id,
-                actor_org=actor.organisation,
+                actor_id=self._vault._actor_label(actor),
+                actor_org=self._vault._org_label(actor),
                 at=now,
             )
         )
@@ -2086,7 +2098,7 @@ class RecordsAdmin:
                 request_id=rid,
                 fields=str(new["field_names"]).split(","),
             )
-        return _change_result(step, "correct", int(new["version"]), now, actor)
+        return _change_result(step, "correct", int(new["version"]), now, v._actor_label(actor))
 
     def revoke(
         self,
@@ -2148,7 +2160,7 @@ class RecordsAdmin:
                 ticket=None,
                 request_id=rid,
             )
-        return _change_result(step, "revoke", int(rec.version), now, actor)
+        return _change_result(step, "revoke", int(rec.version), now, v._actor_label(actor))
 
     def statement(
         self,
@@ -2222,7 +2234,7 @@ class RecordsAdmin:
                 request_id=rid,
                 fields=["statement"],
             )
-        return _change_result(step, "statement", int(rec.version), now, actor)
+        return _change_result(step, "statement", int(rec.version), now, v._actor_label(actor))
 
     def history(
         self, actor: Actor, record_id: str, *, consent: str | None = None
@@ -2285,9 +2297,7 @@ class RecordsAdmin:
         ]
 
 
-def _change_result(
-    step: _Step, kind: str, version: int, now: datetime, actor: Actor
-) -> RecordChange:
+def _change_result(step: _Step, kind: str, version: int, now: datetime, by: str) -> RecordChange:
     """What a correction, revocation or statement returns, from the step it committed."""
     return RecordChange(
         id=step.object_id,
@@ -2297,7 +2307,7 @@ def _change_result(
         state=step.state,
         reason_code=step.code,
         at=now,
-        by=actor.id,
+        by=by,
     )
 
 
@@ -2365,8 +2375,11 @@ class Cases:
             if assigned_to is not None
             else (rec.source_code if rec is not None else None)
         )
-        if not isinstance(org, str) or not _ORG.match(org) or org != org.strip():
-            raise InputError("assigned_to must name the organisation (1-64 printable characters)")
+        if not _organisation_code(org):
+            raise InputError(
+                "assigned_to must name the organisation (1-64 printable characters, "
+                "no ID or card number)"
+            )
         if subj is not None:
             is_subj = w.subject_kind(actor, subj, consent, op="case", records=[record_id or ""])
         else:
@@ -2546,8 +2559,10 @@ class Cases:
         v = self._v
         actor = v._check_actor(actor)
         rid = request_id_or_new(request_id)
-        if not isinstance(to, str) or not _ORG.match(to) or to != to.strip():
-            raise InputError("to must name the organisation (1-64 printable characters)")
+        if not _organisation_code(to):
+            raise InputError(
+                "to must name the organisation (1-64 printable characters, no ID or card number)"
+            )
         code = check_reason_code(reason_code, "reassigned")
         row, subj = self._load(case_id)
         kinds = {"handler"} if self._handler(actor, row) else set()

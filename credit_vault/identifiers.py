@@ -356,7 +356,9 @@ def _checked_citizen_id(d: str) -> bool:
     return len(d) == 18 and _looks_like_citizen_id(d) and _citizen_check(d[:17]) == d[17]
 
 
-def _identifier_spans(text: str, *, strict: bool) -> list[tuple[int, int]]:
+def _identifier_spans(
+    text: str, *, strict: bool, credit_codes: bool = True
+) -> list[tuple[int, int]]:
     folded = str.__str__(text).translate(_NORMALISE)
     spans: list[tuple[int, int]] = []
     for m in _DIGIT_RUN.finditer(folded):
@@ -377,7 +379,7 @@ def _identifier_spans(text: str, *, strict: bool) -> list[tuple[int, int]]:
                 for k in range(len(d) - 17)
                 if _looks_like_citizen_id(d[k : k + 18])
             )
-    for m in _CODE_RUN.finditer(folded):
+    for m in _CODE_RUN.finditer(folded) if credit_codes else ():
         try:
             CreditCode._validate(m.group())
         except InvalidIdentifier:
@@ -386,7 +388,7 @@ def _identifier_spans(text: str, *, strict: bool) -> list[tuple[int, int]]:
     return sorted(set(spans))
 
 
-def contains_identifier(text: str, *, strict: bool = False) -> bool:
+def contains_identifier(text: str, *, strict: bool = False, credit_codes: bool = True) -> bool:
     """Whether ``text`` holds what looks like an ID number, a card number or a credit code.
 
     Recognised, standing apart from other digits (and, for credit codes, letters),
@@ -401,21 +403,23 @@ def contains_identifier(text: str, *, strict: bool = False) -> bool:
 
     ``strict`` recognises only 18-character ID numbers whose check character
     matches, and credit codes: for tokens such as trace ids, where random digit
-    runs are common and a false match must be all but impossible.
+    runs are common and a false match must be all but impossible. Without
+    ``credit_codes``, credit codes do not count (an organisation's own code).
     """
-    return bool(_identifier_spans(text, strict=strict))
+    return bool(_identifier_spans(text, strict=strict, credit_codes=credit_codes))
 
 
-def mask_identifiers(text: str, *, strict: bool = False) -> str:
+def mask_identifiers(text: str, *, strict: bool = False, credit_codes: bool = True) -> str:
     """``text`` with everything :func:`contains_identifier` finds replaced by ``[id]``.
 
     For free text the vault keeps in clear (tickets, legal bases, actor ids and
     request ids in the access log): an ID number typed into a case number does not
     reach the log, and other numbers (dates, serials) stay as they are. Names
     cannot be recognised this way; keep them out of such text. ``strict`` as for
-    :func:`contains_identifier`.
+    :func:`contains_identifier`; without ``credit_codes``, credit codes are kept
+    (an organisation's code where organisations are named).
     """
-    spans = _identifier_spans(text, strict=strict)
+    spans = _identifier_spans(text, strict=strict, credit_codes=credit_codes)
     if not spans:
         return text
     out: list[str] = []

@@ -431,7 +431,7 @@ class Vault:
             outcome=outcome,
             actor_id=self._actor_label(actor),
             actor_role=role,
-            actor_org=clean(actor.organisation),
+            actor_org=self._org_label(actor) or "",
             purpose=purpose if not purpose or self.policy.has_purpose(purpose) else "(unknown)",
             legal_basis=mask_identifiers(clean(legal_basis, 200)),
             ticket=mask_identifiers(clean(ticket, 64)),
@@ -472,6 +472,15 @@ class Vault:
         capped, with ID numbers and the like masked (an application may use a
         citizen's ID number as the id of their portal account)."""
         return mask_identifiers(clean(actor.id))
+
+    @staticmethod
+    def _org_label(actor: Actor) -> str | None:
+        """The actor's organisation as the log and the workflow tables keep it: ID and
+        card numbers masked, credit codes kept (organisations are institutions, and
+        reviews group by them)."""
+        if actor.organisation is None:
+            return None
+        return mask_identifiers(clean(actor.organisation), credit_codes=False)
 
     def _role_label(self, actor: object) -> str:
         """The actor's role for telemetry: only a role the policy defines, else "(unknown)".
@@ -1027,7 +1036,10 @@ class Vault:
             decision.raise_error()
         assert decision.purpose is not None  # noqa: S101 - allowed decisions carry their purpose
         scope = decision.purpose.scope
-        consent_purpose = decision.purpose.consent
+        # Consent-only categories (V1) reach a consent purpose, the subject's own view
+        # and the handlers at the record's source (own_source reads nothing else).
+        p = decision.purpose
+        consent_purpose = p.consent or p.self_only or p.own_source
         ended_records = decision.purpose.ended_records
         own_source = actor.organisation if decision.purpose.own_source else None
         only = {c.code for c in requested} if categories is not None else None

@@ -165,24 +165,27 @@ def is_visible(
     """Whether a record reaches a purpose today.
 
     Disclosable-scope purposes see a record only while its window is open and its
-    disclosure has not ended early (repair, revocation); consent-only categories
-    reach them only under a consent purpose. Retained-scope purposes see every
-    record not yet purged, except records whose disclosure ended early, which only
-    purposes with ``ended_records`` see (the subject's own view, the handlers of
-    objections and repairs): repair ends sharing and use (N1), a revoked decision is
-    withdrawn (S5, N3). From the start of its purge date a record reaches no
-    purpose, whether or not a sweep has shredded it yet (Z2, S3).
+    disclosure has not ended early (repair, revocation). Retained-scope purposes see
+    every record not yet purged, except records whose disclosure ended early, which
+    only purposes with ``ended_records`` see (the subject's own view, the handlers
+    of objections and repairs): repair ends sharing and use (N1), a revoked decision
+    is withdrawn (S5, N3). A consent-only category (V1) reaches a purpose of either
+    scope only when ``consent_purpose`` says it may: the caller passes true for a
+    purpose that needs the subject's consent, the subject's own view, and the
+    handlers at the record's own source, who already hold it. From the start of its
+    purge date a record reaches no purpose, whether or not a sweep has shredded it
+    yet (Z2, S3).
     """
     if state == "purged":
         return False
     if window.purge_on is not None and today >= window.purge_on:
         return False
+    if window.mode == "consent_only" and not consent_purpose:
+        return False
     if state in DISCLOSURE_ENDED_STATES:
         return scope == "retained" and ended_records
-    if scope == "retained":
+    if scope == "retained" or window.mode == "consent_only":
         return True
-    if window.mode == "consent_only":
-        return consent_purpose and (window.purge_on is None or today < window.purge_on)
     return window.open_on(today)
 
 

@@ -280,3 +280,54 @@ def test_the_bundle_manifest_names_the_exporter_as_the_log_does(
     assert manifest["exported_by"]["actor"] == "aud-[id]"
     assert ID_IN_TEXT.encode() not in everything
     assert result.entries > 0
+
+
+def test_record_changes_keep_the_actor_masked_and_history_shows_it_so(
+    db_url: str, keys: FileKeyProvider, clock: FrozenClock
+) -> None:
+    from tests.helpers import AUDITOR
+
+    vault = Vault.open(db_url, keys=keys, clock=clock)
+    register_all_sources(vault)
+    s = SubjectRef.person(citizen_id(12))
+    rid = vault.ingest(clerk_for(TRAFFIC), record_for(vault, TRAFFIC, s))
+    portal = Actor(
+        id=f"portal:{ID_IN_TEXT}", role="subject", subject=s, organisation=f"个人-{ID_IN_TEXT}"
+    )
+    made = vault.records.statement(portal, rid, text="I paid the fine")
+    assert made.by == "portal:[id]"
+    (change,) = vault.records.history(AUDITOR, rid)
+    assert change.by == "portal:[id]"
+    assert ID_IN_TEXT not in repr(change)
+    assert vault.audit.entries()[-2]["org"] == "个人-[id]"
+    _ids_absent(db_url, vault)
+
+
+def test_consent_only_records_reach_only_the_subject_and_their_source(vault: Vault) -> None:
+    register_all_sources(vault)
+    volunteer = "volunteer.service"
+    s = SubjectRef.person(citizen_id(13), name="志愿者甲")
+    rid = vault.ingest(clerk_for(volunteer), record_for(vault, volunteer, s))
+    court = Actor(id="ct-1", role="court_officer", organisation="court")
+    d = vault.query(court, purpose="court_order", subject=s, ticket="(2025)鄂12执1号")
+    assert d.records == ()
+    assert d.subject_name is None
+    own = vault.query(handler(volunteer), purpose="objection_handling", subject=s, ticket="O-1")
+    assert [r.record_id for r in own.records] == [rid]
+    me = Actor(id="me", role="subject", subject=s)
+    assert [r.record_id for r in vault.query(me, purpose="self_query", subject=s).records] == [rid]
+
+
+@pytest.mark.parametrize("bad", [f"张三 {ID_IN_TEXT}", "org 4111 1111 1111 1111"])
+def test_a_case_is_assigned_to_an_organisation_not_to_an_id_number(vault: Vault, bad: str) -> None:
+    register_all_sources(vault)
+    s = SubjectRef.person(citizen_id(14))
+    admin = Actor(id="adm", role="admin")
+    with pytest.raises(InputError, match="assigned_to"):
+        vault.cases.open(admin, type="complaint", subject=s, assigned_to=bad, reason="r")
+    case = vault.cases.open(
+        admin, type="complaint", subject=s, assigned_to="91350100M000100Y43", reason="r"
+    )
+    assert case.assigned_to == "91350100M000100Y43"  # an organisation's own code is fine
+    with pytest.raises(InputError, match="to must name"):
+        vault.cases.assign(admin, case.id, to=bad)
