@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from credit_vault.errors import InputError, InvalidIdentifier, InvalidRecord
-from credit_vault.identifiers import CitizenId, CreditCode
+from credit_vault.identifiers import CitizenId, CreditCode, mask_identifiers
 
 __all__ = [
     "Actor",
@@ -197,6 +197,16 @@ class Actor(_Strict):
         if v is not None and (not v.isprintable() or v != v.strip()):
             raise ValueError("must be printable without surrounding spaces")
         return v
+
+    def __repr_args__(self) -> Any:
+        """The repr masks ID and card numbers in the id, role and organisation, as the
+        access log does (an application may name a portal account by its owner's ID
+        number); the subject shows masked as always."""
+        for name, value in super().__repr_args__():
+            if name in ("id", "role", "organisation") and isinstance(value, str):
+                yield name, mask_identifiers(value, credit_codes=name != "organisation")
+            else:
+                yield name, value
 
 
 class RecordIn(_Strict):

@@ -331,3 +331,18 @@ def test_a_case_is_assigned_to_an_organisation_not_to_an_id_number(vault: Vault,
     assert case.assigned_to == "91350100M000100Y43"  # an organisation's own code is fine
     with pytest.raises(InputError, match="to must name"):
         vault.cases.assign(admin, case.id, to=bad)
+
+
+def test_an_actor_repr_masks_id_numbers() -> None:
+    actor = Actor(
+        id=f"portal:{ID_IN_TEXT}",
+        role="subject",
+        organisation=f"个人-{ID_IN_TEXT} 91350100M000100Y43",
+        subject=SubjectRef.person(citizen_id(15)),
+    )
+    for text in (repr(actor), str(actor)):
+        assert ID_IN_TEXT not in text
+        assert citizen_id(15) not in text
+        assert "portal:[id]" in text
+        assert "91350100M000100Y43" in text  # an organisation's code is kept
+    assert actor.id == f"portal:{ID_IN_TEXT}"  # the value itself is untouched
