@@ -30,6 +30,7 @@ from credit_vault.audit._entry import clean, request_id_or_new
 from credit_vault.crypto import FieldCipher
 from credit_vault.domain.catalog import Category
 from credit_vault.domain.models import Actor, SubjectRef
+from credit_vault.domain.policy import ticket_well_formed
 from credit_vault.domain.windows import (
     LIVE_STATES,
     RecordState,
@@ -50,6 +51,7 @@ from credit_vault.errors import (
     PermissionDenied,
     RecordNotFound,
     RecordPurged,
+    TicketRequired,
 )
 from credit_vault.storage.bulk import as_utc
 from credit_vault.storage.tables import Record, RecordVersion, Subject, metadata
@@ -362,25 +364,47 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ status
 
-    def _status_grant(self, actor: Actor, category: Category | None, source: str) -> bool:
-        """Whether a policy grant lets the actor's role see this record (category, source)."""
+    def _status_grant(
+        self, actor: Actor, category: Category | None, row: Any, ticket: str | None
+    ) -> str | None:
+        """None when a policy grant lets the actor's role see this record's status, as a
+        query under that grant would see the record; else the reason code."""
         if category is None:
-            return False
+            return "category_not_granted"
         policy = self._vault.policy
+        today = self._vault.today()
+        reason = "category_not_granted"
         for g in policy.grants:
             if g.role != actor.role or not g.covers(category):
                 continue
             if not policy.has_purpose(g.purpose):
                 continue
             purpose = policy.purpose(g.purpose)
-            if purpose.own_source and actor.organisation != source:
-                continue  # as a query under it would leave the record out
             # Answer and aggregate purposes never see one record, so not its status
             # either; a purpose that needs the subject's consent gives nothing without
             # it (and record_status takes none), as a query under it would give nothing.
-            if purpose.kind in _STATUS_KINDS and not purpose.consent and not purpose.self_only:
-                return True
-        return False
+            if purpose.kind not in _STATUS_KINDS or purpose.consent or purpose.self_only:
+                continue
+            if purpose.own_source and actor.organisation != row.source_code:
+                continue  # as a query under it would leave the record out
+            if g.ticket and not (ticket is not None and ticket_well_formed(ticket)):
+                reason = "ticket_required"
+                continue  # the ticket the grant asks a query for
+            if purpose.kind == "records" and not is_visible(
+                scope=purpose.scope,
+                consent_purpose=purpose.own_source,
+                state=row.state,
+                window=window_of(row),
+                today=today,
+                ended_records=purpose.ended_records,
+            ):
+                # A record the purpose could not query: its state (repaired, revoked,
+                # expired) is not the purpose's to learn either.
+                if reason == "category_not_granted":
+                    reason = "not_visible"
+                continue
+            return None
+        return reason
 
     def _may_ask_status(self, actor: Actor) -> bool:
         """A cheap role-level check before anything is read."""
@@ -397,7 +421,12 @@ class Lifecycle:
         )
 
     def record_status(
-        self, actor: Actor, record_id: str, *, request_id: str | None = None
+        self,
+        actor: Actor,
+        record_id: str,
+        *,
+        ticket: str | None = None,
+        request_id: str | None = None,
     ) -> RecordStatus:
         """The lifecycle state, window and purge date of one record (see Vault.record_status)."""
         v = self._vault
@@ -412,6 +441,7 @@ class Lifecycle:
                     actor,
                     "status",
                     "denied",
+                    ticket=ticket,
                     records=[shown_id],
                     reason="role_not_granted",
                     request_id=rid,
@@ -449,7 +479,7 @@ class Lifecycle:
                 outcome = ("error", "record_not_found", "", "")
             else:
                 cat = v.catalog.get(row.category) if row.category in v.catalog else None
-                reason = self._status_denial(actor, row, cat)
+                reason = self._status_denial(actor, row, cat, ticket)
                 if reason is not None:
                     outcome = ("denied", reason, row.category, row.pseudonym or "")
                 else:
@@ -460,6 +490,7 @@ class Lifecycle:
                             actor,
                             "status",
                             "ok",
+                            ticket=ticket,
                             subject=row.pseudonym or "",
                             records=[row.id],
                             categories=[row.category],
@@ -502,6 +533,7 @@ class Lifecycle:
                 actor,
                 "status",
                 result,
+                ticket=ticket,
                 subject=pseudo,
                 records=[shown_id],
                 categories=[category] if category else [],
@@ -511,9 +543,13 @@ class Lifecycle:
         )
         if result == "error":
             raise RecordNotFound
+        if reason == "ticket_required":
+            raise TicketRequired("the grant for this record's status needs a ticket (case number)")
         raise PermissionDenied("the policy does not let this actor read this record's status")
 
-    def _status_denial(self, actor: Actor, row: Any, cat: Category | None) -> str | None:
+    def _status_denial(
+        self, actor: Actor, row: Any, cat: Category | None, ticket: str | None
+    ) -> str | None:
         """None when the actor may read this record's status, else the reason code."""
         v = self._vault
         if actor.role == "admin":
@@ -531,9 +567,7 @@ class Lifecycle:
             ):
                 return None
             return "not_self"
-        if self._status_grant(actor, cat, row.source_code):
-            return None
-        return "category_not_granted"
+        return self._status_grant(actor, cat, row, ticket)
 
     # ------------------------------------------------------------------ sweep
 

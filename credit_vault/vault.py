@@ -1182,19 +1182,29 @@ class Vault:
     _lifecycle: Lifecycle
 
     def record_status(
-        self, actor: Actor, record_id: str, *, request_id: str | None = None
+        self,
+        actor: Actor,
+        record_id: str,
+        *,
+        ticket: str | None = None,
+        request_id: str | None = None,
     ) -> RecordStatus:
         """A record's lifecycle state, window dates and purge date, without decrypting facts.
 
         ``.state`` is one of ``active``, ``expired``, ``repaired``, ``revoked``,
         ``purged``, judged from the clock as reads judge it. Allowed for the admin
         role, the record's source (its clerks), the subject themself, and roles the
-        policy grants the record's category for a records or metadata purpose; every call
-        (and every refusal) is logged as ``status``. An unknown id raises
+        policy grants the record's category for a records or metadata purpose, as a
+        query under that grant would: with the ``ticket`` the grant asks for
+        (:class:`~credit_vault.errors.TicketRequired` without it), only about a record
+        the purpose could query today (a repaired or revoked record, say, is not a
+        licensing review's to learn about), and only about its own organisation's
+        records under an ``own_source`` purpose. Every call (and every refusal) is
+        logged as ``status``. An unknown id raises
         :class:`~credit_vault.errors.RecordNotFound`; a purged record answers with
         ``state == "purged"`` (its tombstone), not an error.
         """
-        return self._lifecycle.record_status(actor, record_id, request_id=request_id)
+        return self._lifecycle.record_status(actor, record_id, ticket=ticket, request_id=request_id)
 
     def sweep(
         self,

@@ -47,7 +47,7 @@ def _midnight(ctx: DemoContext, day: date) -> datetime:
 
 def step_window_ends(ctx: DemoContext) -> None:
     """Move the clock past a window's end: the record leaves disclosure at once, no sweep needed."""
-    from credit_vault.cli._demo import LICENSING_OFFICER
+    from credit_vault.cli._demo import ADMIN
 
     v = ctx.vault
     before = _licensing(ctx)
@@ -61,16 +61,16 @@ def step_window_ends(ctx: DemoContext) -> None:
     target = ending[0]
     ends = target.disclosure_ends_on
     assert ends is not None  # noqa: S101 - chosen for having one
-    status_before = v.record_status(LICENSING_OFFICER, target.record_id)
+    status_before = v.record_status(ADMIN, target.record_id)
     _WINDOW_TARGET[id(ctx)] = target.record_id
 
     # One second before local midnight, then midnight itself.
     ctx.clock.set(_midnight(ctx, ends) - timedelta(seconds=1))
     last_day = _licensing(ctx)
-    status_last = v.record_status(LICENSING_OFFICER, target.record_id)
+    status_last = v.record_status(ADMIN, target.record_id)
     ctx.clock.set(_midnight(ctx, ends))
     after = _licensing(ctx)
-    status_after = v.record_status(LICENSING_OFFICER, target.record_id)
+    status_after = v.record_status(ADMIN, target.record_id)
     own = ctx.vault.query(_me(ctx), purpose="self_query", subject=ctx.person)
     utc_day = ctx.clock.now().astimezone(UTC).date()
 

@@ -144,24 +144,26 @@ def test_record_status_follows_the_policy_and_logs_every_call(vault: Vault) -> N
     me = person(2)
     neg = ingest(vault, TRAFFIC, me)
     pos = ingest(vault, HONOR, me)
-    cases: list[tuple[Actor, str, str | None]] = [
-        (ADMIN, neg, None),
-        (clerk_for(TRAFFIC), neg, None),  # the record's own source
-        (clerk_for(HONOR), neg, "category_not_granted"),  # another source
-        (Actor(id="me", role="subject", subject=me), neg, None),
-        (Actor(id="other", role="subject", subject=person(3)), neg, "not_self"),
-        (OFFICER, neg, None),  # licensing_review covers negative categories
-        (OFFICER, pos, "category_not_granted"),
-        (AUDITOR, pos, None),  # audit: metadata of every category
-        (STATS, neg, "role_not_granted"),  # aggregates only, never one record
+    cases: list[tuple[Actor, str, str | None, str | None]] = [
+        (ADMIN, neg, None, None),
+        (clerk_for(TRAFFIC), neg, None, None),  # the record's own source
+        (clerk_for(HONOR), neg, None, "category_not_granted"),  # another source
+        (Actor(id="me", role="subject", subject=me), neg, None, None),
+        (Actor(id="other", role="subject", subject=person(3)), neg, None, "not_self"),
+        # licensing_review covers negative categories, with the ticket its grant asks
+        (OFFICER, neg, "LIC-1", None),
+        (OFFICER, neg, None, "ticket_required"),
+        (OFFICER, pos, "LIC-1", "category_not_granted"),
+        (AUDITOR, pos, None, None),  # audit: metadata of every category
+        (STATS, neg, None, "role_not_granted"),  # aggregates only, never one record
     ]
-    for actor, rid, denial in cases:
+    for actor, rid, ticket, denial in cases:
         before = vault.audit.head().size
         if denial is None:
-            assert vault.record_status(actor, rid).record_id == rid
+            assert vault.record_status(actor, rid, ticket=ticket).record_id == rid
         else:
             with pytest.raises(PermissionDenied):
-                vault.record_status(actor, rid)
+                vault.record_status(actor, rid, ticket=ticket)
         new = vault.audit.entries(start=before)
         assert len(new) == 1, actor
         assert new[0]["op"] == "status"

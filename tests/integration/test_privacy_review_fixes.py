@@ -109,9 +109,9 @@ def test_the_name_goes_only_with_a_record_granted_at_the_confidential_tier(
 
 def test_record_status_follows_the_source_rule(vault: Vault) -> None:
     _, traffic, _ = _setup(vault, 5)
-    assert vault.record_status(handler(TRAFFIC), traffic).state == "active"
+    assert vault.record_status(handler(TRAFFIC), traffic, ticket="OBJ-1").state == "active"
     with pytest.raises(PermissionDenied):
-        vault.record_status(handler(HONOR), traffic)
+        vault.record_status(handler(HONOR), traffic, ticket="OBJ-1")
     last = vault.audit.entries()[-1]
     assert (last["op"], last["outcome"], last["reason"]) == (
         "status",
@@ -346,3 +346,20 @@ def test_an_actor_repr_masks_id_numbers() -> None:
         assert "portal:[id]" in text
         assert "91350100M000100Y43" in text  # an organisation's code is kept
     assert actor.id == f"portal:{ID_IN_TEXT}"  # the value itself is untouched
+
+
+def test_record_status_tells_a_purpose_only_what_it_could_query(vault: Vault) -> None:
+    # A licensing review does not see a repaired record: nor may it learn from its
+    # status that it was repaired. The subject and the source still may.
+    register_all_sources(vault)
+    s = SubjectRef.person(citizen_id(16))
+    me = Actor(id="me", role="subject", subject=s)
+    rid = vault.ingest(clerk_for(TRAFFIC), record_for(vault, TRAFFIC, s))
+    assert vault.record_status(OFFICER, rid, ticket="LIC-1").state == "active"
+    vault.records.revoke(clerk_for(TRAFFIC), rid, reason="decision withdrawn")
+    with pytest.raises(PermissionDenied):
+        vault.record_status(OFFICER, rid, ticket="LIC-1")
+    last = vault.audit.entries()[-1]
+    assert (last["outcome"], last["reason"], last["ticket"]) == ("denied", "not_visible", "LIC-1")
+    assert vault.record_status(me, rid).state == "revoked"
+    assert vault.record_status(clerk_for(TRAFFIC), rid).state == "revoked"
