@@ -153,3 +153,13 @@ def test_keys_create_refuses_a_short_passphrase_and_an_existing_file_before_aski
     assert "never replaces a key file" in r.output
     assert "overwrite=True" not in r.output
     assert path.read_text(encoding="utf-8") == "{}"
+
+
+def test_keys_create_does_not_follow_a_dangling_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.keys"
+    link = tmp_path / "vault.keys"
+    link.symlink_to(target)
+    r = invoke("keys", "create", "--keys", str(link))
+    assert r.exit_code == 3
+    assert "already exists" in r.output
+    assert not target.exists()

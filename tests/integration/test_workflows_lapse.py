@@ -7,7 +7,7 @@ purged record is refused).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -141,3 +141,30 @@ def test_past_the_purge_date_no_step_decides_an_item_before_the_sweep(
     assert vault.objections.get(me(dan), obj.id).state == "lapsed"
     assert vault.repairs.get(me(dan), app.id).state == "lapsed"
     assert vault.audit.verify().ok
+
+
+def test_the_overdue_report_leaves_an_item_out_from_its_records_purge_date(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    eve = SubjectRef.person(citizen_id(5))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, eve))
+    obj = vault.objections.file(me(eve), rid, reason="the amount is wrong")
+    purge_on = vault.record_status(ADMIN, rid).purge_on
+    assert purge_on is not None
+    on_the_eve = vault.cases.overdue(AUDITOR, on=purge_on - timedelta(days=1)).items
+    assert [i.id for i in on_the_eve] == [obj.id]
+    assert vault.cases.overdue(AUDITOR, on=purge_on).items == ()
+
+
+def test_a_case_about_a_record_past_its_purge_date_can_still_be_closed(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    # Cases (complaints, reconsiderations) outlive the record: only objections and
+    # repairs lapse with it.
+    fay = SubjectRef.person(citizen_id(6))
+    rid = vault.ingest(clerk_for(FOOD), record_for(vault, FOOD, fay))
+    case = vault.cases.open(ADMIN, type="complaint", record_id=rid, reason="handled badly")
+    clock.set(datetime(2029, 12, 1, 0, 0, tzinfo=UTC))  # the record's purge date
+    desk = Actor(id="h-1", role="objection_handler", organisation=source_code(FOOD))
+    closed = vault.cases.close(desk, case.id, outcome="upheld", reason="apologised")
+    assert closed.state == "closed"

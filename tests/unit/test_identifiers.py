@@ -609,6 +609,8 @@ def test_errors_are_typed_and_never_echo_the_input(parse: object, text: str) -> 
         ("990101198501011239", "990101198501011239"),  # no region starts with 9
         ("110101199913321239", "110101199913321239"),  # month 13: no birth date
         ("tel 13800138000", "tel 13800138000"),  # 11 digits: not an identifier's shape
+        ("411111111111111X", "411111111111111X"),  # X only ends an 18-character ID number
+        ("110101180001011239", "110101180001011239"),  # born 1800: before any ID number
         ("PIPL Art 47", "PIPL Art 47"),
         ("", ""),
     ],
