@@ -426,7 +426,8 @@ def mask_identifiers(text: str, *, strict: bool = False, credit_codes: bool = Tr
     at = 0
     for start, end in spans:
         if start < at:
-            continue  # overlapping runs are one run
+            at = max(at, end)  # overlapping runs are one run, masked to its end
+            continue
         out.append(text[at:start])
         out.append(IDENTIFIER_MASK)
         at = end

@@ -368,3 +368,23 @@ def test_record_status_tells_a_purpose_only_what_it_could_query(vault: Vault) ->
     assert (last["outcome"], last["reason"], last["ticket"]) == ("denied", "not_visible", "LIC-1")
     assert vault.record_status(me, rid).state == "revoked"
     assert vault.record_status(clerk_for(TRAFFIC), rid).state == "revoked"
+
+
+def test_an_empty_request_id_gets_a_fresh_one(vault: Vault) -> None:
+    s, _, _ = _setup(vault, 17)
+    d = vault.query(OFFICER, purpose="licensing_review", subject=s, ticket="L-1", request_id="")
+    assert len(d.request_id) == 32
+    assert vault.audit.entries()[-1]["request"] == d.request_id
+
+
+def test_a_reader_naming_themself_as_subject_gets_no_name_under_a_duty_purpose(
+    vault: Vault,
+) -> None:
+    # Being the subject does not lift a duty purpose's tier: the name is shown to
+    # the subject's own view (self_query), not to a licensing review by them.
+    s, _, _ = _setup(vault, 18, name="冯自己")
+    officer = Actor(id="off-9", role="licensing_officer", organisation="market-bureau", subject=s)
+    d = vault.query(officer, purpose="licensing_review", subject=s, ticket="LIC-9")
+    assert d.records
+    assert d.subject_name is None
+    assert "subject.name" not in vault.audit.entries()[-1]["fields"]

@@ -610,6 +610,13 @@ def test_errors_are_typed_and_never_echo_the_input(parse: object, text: str) -> 
         ("110101199913321239", "110101199913321239"),  # month 13: no birth date
         ("tel 13800138000", "tel 13800138000"),  # 11 digits: not an identifier's shape
         ("411111111111111X", "411111111111111X"),  # X only ends an 18-character ID number
+        ("ref 1234567890123456X", "ref 1234567890123456X"),  # nor a card number
+        ("案-110101198501311230-李四", "案-[id]-李四"),  # born on the 31st
+        ("card 5555 5555 5555 4444", "card [id]"),
+        ("card 6212261202001234567", "card [id]"),  # 19 digits (UnionPay)
+        ("org 91350100m000100y43", "org [id]"),  # a credit code in lower case
+        ("９１３５０１００Ｍ０００１００Ｙ４３", "[id]"),  # or full width
+        ("no 11111119200101011234567 end", "no [id]567 end"),  # overlapping windows
         ("110101180001011239", "110101180001011239"),  # born 1800: before any ID number
         ("PIPL Art 47", "PIPL Art 47"),
         ("", ""),
