@@ -359,6 +359,10 @@ def _checked_citizen_id(d: str) -> bool:
 def _identifier_spans(
     text: str, *, strict: bool, credit_codes: bool = True
 ) -> list[tuple[int, int]]:
+    if len(text) < 15:
+        # Nothing shorter than a legacy ID number is recognised; most of what the
+        # log is given (actor ids, roles, tickets) ends here.
+        return []
     folded = str.__str__(text).translate(_NORMALISE)
     spans: list[tuple[int, int]] = []
     for m in _DIGIT_RUN.finditer(folded):
