@@ -392,7 +392,7 @@ class Lifecycle:
                 continue  # the ticket the grant asks a query for
             if purpose.kind == "records" and not is_visible(
                 scope=purpose.scope,
-                consent_purpose=purpose.own_source,
+                consent_purpose=purpose.sees_consent_only,
                 state=row.state,
                 window=window_of(row),
                 today=today,

@@ -45,7 +45,7 @@ from credit_vault.crypto import (
     KeySet,
     seal_new_records,
 )
-from credit_vault.domain.catalog import Catalog, Category
+from credit_vault.domain.catalog import Catalog, Category, Tier
 from credit_vault.domain.models import Actor, DisclosedRecord, Disclosure, RecordIn, SubjectRef
 from credit_vault.domain.policy import AccessDecision, Policy, ticket_well_formed
 from credit_vault.domain.windows import compute_window, is_visible, local_date
@@ -1036,10 +1036,7 @@ class Vault:
             decision.raise_error()
         assert decision.purpose is not None  # noqa: S101 - allowed decisions carry their purpose
         scope = decision.purpose.scope
-        # Consent-only categories (V1) reach a consent purpose, the subject's own view
-        # and the handlers at the record's source (own_source reads nothing else).
-        p = decision.purpose
-        consent_purpose = p.consent or p.self_only or p.own_source
+        consent_purpose = decision.purpose.sees_consent_only
         ended_records = decision.purpose.ended_records
         own_source = actor.organisation if decision.purpose.own_source else None
         only = {c.code for c in requested} if categories is not None else None
@@ -1062,7 +1059,8 @@ class Vault:
                 subject_name: str | None = None
                 rows: Sequence[Any] = []
                 subject_cipher: FieldCipher | None = None
-                visible_by_category: dict[str, frozenset[str]] = {}
+                # Per category: the highest tier granted and the fields up to it.
+                granted: dict[str, tuple[Tier | None, frozenset[str]]] = {}
                 if srow is not None:
                     rows = conn.execute(_RECORDS_OF_SUBJECT, {"sid": srow.id}).all()
                 name_granted = is_self and decision.purpose.self_only
@@ -1074,11 +1072,12 @@ class Vault:
                     if row.category not in self.catalog:
                         continue
                     cat = self.catalog.get(row.category)
-                    visible = visible_by_category.get(cat.code)
-                    if visible is None:
-                        visible = visible_by_category[cat.code] = frozenset(
-                            decision.visible_fields(cat)
-                        )
+                    hit = granted.get(cat.code)
+                    if hit is None:
+                        tier = decision.max_tier(cat)
+                        fields = frozenset(cat.fields_up_to(tier) if tier is not None else ())
+                        hit = granted[cat.code] = (tier, fields)
+                    tier, visible = hit
                     if not visible:
                         continue
                     window = window_of(row)
@@ -1108,7 +1107,7 @@ class Vault:
                         disclosed_fields.add("statement")
                     # The subject's name is a confidential field of the subject: shown
                     # when a disclosed record's category is granted that tier.
-                    name_granted = name_granted or decision.max_tier(cat) == "confidential"
+                    name_granted = name_granted or tier == "confidential"
                     out.append(
                         # Built from our own stored, typed values: no validation pass.
                         DisclosedRecord.model_construct(

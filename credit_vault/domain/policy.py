@@ -77,6 +77,13 @@ class Purpose:
     # deciding a repair (N1). A reader without an organisation is refused.
     own_source: bool = False
 
+    @property
+    def sees_consent_only(self) -> bool:
+        """Whether consent-only categories (V1) reach this purpose: one that needs the
+        subject's consent, the subject's own view, and the handlers at the record's
+        own source (who already hold it)."""
+        return self.consent or self.self_only or self.own_source
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
