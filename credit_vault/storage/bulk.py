@@ -77,19 +77,6 @@ def _converter(column_type: Any) -> Callable[[Any], Any]:
 
 
 @contextmanager
-def _as_sqlalchemy_errors(driver_error: type[Exception]) -> Iterator[None]:
-    """Raise the driver's errors as SQLAlchemy raises them (:class:`DBAPIError`).
-
-    For code that talks to the driver directly: callers handle both paths alike,
-    and the transaction rolls back.
-    """
-    try:
-        yield
-    except driver_error as exc:
-        raise DBAPIError.instance(None, None, exc, driver_error) from exc
-
-
-@contextmanager
 def dbapi_cursor(conn: Connection) -> Iterator[Any]:
     """A DB-API cursor on the transaction's own connection, for any driver.
 
@@ -189,18 +176,11 @@ def _pg_copy(conn: Connection, table: Table, names: Sequence[str], rows: list[li
 
     COPY checks constraints and fires triggers like INSERT, at a fraction of the
     cost per row (psycopg adapts dates, timestamps, bytes and booleans itself).
-    Driver errors are raised as SQLAlchemy raises them, as in :func:`dbapi_cursor`.
+    Driver errors are raised as :func:`dbapi_cursor` raises them.
     """
-    import psycopg
-
     cols = ", ".join(f'"{n}"' for n in names)
     sql = f'COPY "{table.name}" ({cols}) FROM STDIN'
-    driver = conn.connection.dbapi_connection
-    with (
-        _as_sqlalchemy_errors(psycopg.Error),
-        driver.cursor() as cur,  # type: ignore[union-attr]
-        cur.copy(sql) as copy,
-    ):
+    with dbapi_cursor(conn) as cur, cur.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
 
