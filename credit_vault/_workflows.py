@@ -22,7 +22,6 @@ shreds it too.
 from __future__ import annotations
 
 import builtins
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
 from credit_vault import _fields
+from credit_vault._ids import is_id, new_id
 from credit_vault._lifecycle import decrypt_facts, window_of
 from credit_vault.audit._entry import AccessEntry, request_id_or_new
 from credit_vault.crypto import Envelope, FieldCipher
@@ -103,7 +103,6 @@ _EV = cast("Table", EventRow.__table__)
 _T = TypeVar("_T")
 
 _ORG = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-_ID = re.compile(r"[a-z]{1,3}_[0-9a-f]{24}")
 
 # The past tense of each step, for event types ("objection.filed").
 _DONE = {
@@ -144,10 +143,6 @@ def _organisation_code(org: object) -> TypeGuard[str]:
         and org == org.strip()
         and not contains_identifier(org, credit_codes=False)
     )
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(12).hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -824,7 +819,7 @@ class Workflows:
 
     def load_object(self, conn: Connection, table: Table, object_id: object) -> Any:
         """A workflow row by id; :class:`NotFound` if there is none."""
-        if not isinstance(object_id, str) or not _ID.fullmatch(object_id):
+        if not is_id(object_id):
             raise NotFound("no workflow object has this id")
         row = conn.execute(select(table).where(table.c.id == object_id)).first()
         if row is None:
@@ -1213,7 +1208,7 @@ class Objections:
         today = v.today()
         rule = s.objection_deadline
         deadline = s.due(rule, today)
-        oid = _new_id("ob")
+        oid = new_id("ob")
         reason_ct = w.seal(subj, oid, "objection.reason", text)
         stmt_ct = (
             None
@@ -1279,7 +1274,7 @@ class Objections:
                     conn,
                     actor,
                     rec,
-                    change_id=_new_id("ch"),
+                    change_id=new_id("ch"),
                     kind="statement",
                     action="attach_statement",
                     op="statement",
@@ -1404,7 +1399,7 @@ class Objections:
             )
             change_step: _Step | None = None
             if change is not None:
-                chid = _new_id("ch")
+                chid = new_id("ch")
                 if change == "correct":
                     assert new_version is not None  # noqa: S101 - set together with change
                     w.write_version(conn, rec, new_version, change_code, now)
@@ -1743,7 +1738,7 @@ class Repairs:
         today, now = v.today(), v._now()
         rule = s.repair_deadline_for(rec.category)
         deadline = s.due(rule, today)
-        aid = _new_id("rp")
+        aid = new_id("rp")
         evidence_ct = w.seal(subj, aid, "repair.evidence", text)
         with w.write(
             actor, "repair", subject=subj.pseudonym, records=[rec.id], request_id=rid
@@ -1891,7 +1886,7 @@ class Repairs:
                     conn,
                     actor,
                     rec,
-                    change_id=_new_id("ch"),
+                    change_id=new_id("ch"),
                     kind="repair",
                     action="repair",
                     op="transition",
@@ -2066,7 +2061,7 @@ class RecordsAdmin:
             request_id=rid,
         )
         new = w.prepare_version(rec, facts)
-        chid = _new_id("ch")
+        chid = new_id("ch")
         reason_ct = w.seal(subj, chid, "change.reason", text)
         now = v._now()
         with w.write(
@@ -2129,7 +2124,7 @@ class RecordsAdmin:
             records=[rec.id],
             request_id=rid,
         )
-        chid = _new_id("ch")
+        chid = new_id("ch")
         reason_ct = w.seal(subj, chid, "change.reason", text)
         now = v._now()
         with w.write(
@@ -2198,7 +2193,7 @@ class RecordsAdmin:
             else w.cipher(subj).encrypt(subj.id, f"statement:{rec.id}", body.encode("utf-8"))
         )
         code = "attached" if body is not None else "removed"
-        chid = _new_id("ch")
+        chid = new_id("ch")
         now = v._now()
         with w.write(
             actor, "statement", subject=subj.pseudonym, records=[rec.id], request_id=rid
@@ -2409,7 +2404,7 @@ class Cases:
         today, now = v.today(), v._now()
         rule = s.case_deadline_for(type)
         deadline = s.due(rule, today)
-        cid = _new_id("cs")
+        cid = new_id("cs")
         with w.write(
             actor,
             "case",

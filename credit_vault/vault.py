@@ -9,8 +9,6 @@ windows are judged at read time from the injected clock.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -25,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from credit_vault import _fields
 from credit_vault._audit_service import CheckpointPublisher, VaultAudit
 from credit_vault._gcpause import gc_paused
+from credit_vault._ids import is_id, new_ids
 from credit_vault._lifecycle import (
     ErasureReport,
     Lifecycle,
@@ -182,8 +181,6 @@ _PG_INSERT_SUBJECTS = text(
     "ON CONFLICT (kind, lookup) DO NOTHING RETURNING id, kind, lookup"
 )
 
-#: The shape of the ids the vault makes (records, subjects, workflow objects).
-_ID_SHAPE = re.compile(r"^[a-z]{1,3}_[0-9a-f]{24}\Z")
 #: Roles the vault itself names, logged even when a policy leaves them out (as are
 #: the roles the policy's [workflows] table empowers).
 _BUILTIN_ROLES = frozenset({"admin", "source_clerk", "subject"})
@@ -436,7 +433,7 @@ class Vault:
             legal_basis=mask_identifiers(clean(legal_basis, 200)),
             ticket=mask_identifiers(clean(ticket, 64)),
             subject=subject,
-            records=tuple(r if _ID_SHAPE.match(r) else "(invalid)" for r in records),
+            records=tuple(r if is_id(r) else "(invalid)" for r in records),
             categories=tuple(categories),
             fields=tuple(fields),
             reason=reason,
@@ -635,7 +632,7 @@ class Vault:
             except CreditVaultError as exc:
                 raise type(exc)(f"record {i}: {exc.message}") from None
 
-        ids = _new_ids("r_", len(validated))
+        ids = new_ids("r", len(validated))
         encode = _fields.encode_value
         sealed = seal_new_records(
             self._envelope,
@@ -851,7 +848,7 @@ class Vault:
             else:
                 new_subjects.append((lk, s))
         if new_subjects:
-            ids = _new_ids("s_", len(new_subjects))
+            ids = new_ids("s", len(new_subjects))
             sealed = seal_new_records(
                 self._envelope,
                 SUBJECT_KEY_VERSION,
@@ -1337,9 +1334,3 @@ class Vault:
         return self._workflows.events
 
     # endregion workflows
-
-
-def _new_ids(prefix: str, n: int) -> list[str]:
-    """``n`` random 96-bit ids from one read of the OS random source."""
-    raw = os.urandom(12 * n)
-    return [prefix + raw[i : i + 12].hex() for i in range(0, 12 * n, 12)]
